@@ -1,0 +1,188 @@
+"""Throughput of PII masking on a realistic mix of agent texts (a script, not a test).
+
+Builds 10,000 agent-like texts of 200-2,000 characters (thoughts, tool calls, logs with timestamps, UUIDs,
+SHAs, versions, code, search results), about 10 % of which carry one or more PII items, then times
+:meth:`PiiMasker.mask_text` over all of them, and :meth:`PiiMasker.mask_json` plus ``mask_text`` on
+event-shaped dicts as the ingest enrich stage calls them. Each figure is the median of 5 runs.
+
+Run: ``.venv/bin/python bench/bench_pii.py [--texts N] [--runs R] [--seed S]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from escai.ingest.pii import PiiMasker, PiiMaskingConfig
+
+_WORDS = (
+    "the agent plan step tool result search query answer context retrieve document summary user goal "
+    "observation action reasoning memory vector index latency cache retry error timeout response model "
+    "prompt completion function call arguments schema validate parse output format json list update"
+).split()
+
+_PII_SNIPPETS = (
+    "Please e-mail the report to {name}@example-corp.com when done.",
+    "Customer phone: +1 (415) 555-{n4}, alt +44 20 7946 {n4}.",
+    "Call me on 415-555-{n4} tomorrow.",
+    "Card on file: 4111 1111 1111 1111, expiry 12/29.",
+    "Using key sk-proj-{rand32} for the OpenAI client.",
+    'headers = {{"Authorization": "Bearer {rand32}"}}',
+    "Connected from 203.0.113.{octet} via proxy 2001:db8::{octet}.",
+    'config: {{"db_password": "{rand12}", "region": "eu-west-1"}}',
+    "AWS creds AKIA{upper16} loaded from env.",
+    "Contact: {name}.{name}@mail.example.org, ext. 42",
+)
+
+
+def _rand(rng: random.Random, alphabet: str, size: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(size))
+
+
+def _fragment(rng: random.Random) -> str:
+    """One clean (PII-free) piece of agent output; digits, colons and dots on purpose."""
+    kind = rng.randrange(8)
+    words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(6, 25)))
+    if kind == 0:
+        return f"Thought: I should {words}. "
+    if kind == 1:
+        return (
+            f'{{"tool": "web_search", "arguments": {{"query": "{words}", "max_results": {rng.randint(1, 20)}}}, '
+            f'"call_id": "call_{uuid.UUID(int=rng.getrandbits(128))}", "max_tokens": 1024}} '
+        )
+    if kind == 2:
+        return (
+            f"2026-11-{rng.randint(10, 28)}T{rng.randint(10, 23)}:{rng.randint(10, 59)}:{rng.randint(10, 59)}."
+            f"{rng.randint(100, 999)}Z INFO [agent=planner] step={rng.randint(1, 40)} "
+            f"latency_ms={rng.uniform(1, 900):.1f} prompt_tokens={rng.randint(10, 4000)} {words}\n"
+        )
+    if kind == 3:
+        return f"commit {rng.getrandbits(160):040x} bumps numpy==1.26.{rng.randint(0, 9)} and python 3.11.7; {words}. "
+    if kind == 4:
+        return f"def score(a, b):\n    return (a @ b.T)[::2] / {rng.randint(2, 99)}  # {words}\n"
+    if kind == 5:
+        return f"Observation: https://docs.python.org/3/library/re.html#section-{rng.randint(1, 9)} says {words}. "
+    if kind == 6:
+        return f"| {rng.randint(1, 999)} | {rng.uniform(0, 1):.3f} | {words} | {rng.randint(10_000, 99_999)} |\n"
+    return f"Action: retrieve(doc_id={rng.randint(1, 10**9)}, version='2.4.1') -> {words}. "
+
+
+def _pii(rng: random.Random) -> str:
+    template = rng.choice(_PII_SNIPPETS)
+    return template.format(
+        name=_rand(rng, "abcdefghijklmnopqrstuvwxyz", rng.randint(3, 8)),
+        n4=f"{rng.randint(0, 9999):04d}",
+        rand32=_rand(rng, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 32),
+        rand12=_rand(rng, "abcdefghijklmnopqrstuvwxyz0123456789!#%", 12),
+        octet=rng.randint(1, 254),
+        upper16=_rand(rng, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16),
+    ) + " "
+
+
+def build_corpus(count: int, seed: int) -> tuple[list[str], int]:
+    """``count`` texts of 200-2,000 characters; returns them and how many had PII planted."""
+    rng = random.Random(seed)
+    texts: list[str] = []
+    with_pii = 0
+    for _ in range(count):
+        target = rng.randint(200, 2000)
+        parts: list[str] = []
+        size = 0
+        while size < target:
+            parts.append(_fragment(rng))
+            size += len(parts[-1])
+        text = "".join(parts)[:target]
+        if rng.random() < 0.10:
+            with_pii += 1
+            snippet = _pii(rng)
+            cut = rng.randint(0, max(0, len(text) - len(snippet)))
+            # Plant at a space so the snippet is not glued to a truncated word, then keep the length budget.
+            cut = max(0, text.rfind(" ", 0, cut) + 1)
+            text = (text[:cut] + snippet + text[cut:])[: max(target, len(snippet))]
+        texts.append(text)
+    return texts, with_pii
+
+
+def _median_seconds(work: Callable[[], Any], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Print machine information and masking throughput figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=20261123)
+    args = parser.parse_args()
+
+    texts, with_pii = build_corpus(args.texts, args.seed)
+    total_bytes = sum(len(text.encode()) for text in texts)
+    events = [
+        {
+            "content": text,
+            "attributes": {
+                "llm.model": "gpt-4o-2024-08-06",
+                "llm.usage": {"prompt_tokens": 812, "completion_tokens": 96, "total_tokens": 908},
+                "tool.name": "web_search",
+                "tool.arguments": {"query": text[:120], "max_results": 5},
+                "http.headers": {"content-type": "application/json", "authorization": "Bearer abc"},
+                "run_id": str(uuid.UUID(int=index)),
+            },
+        }
+        for index, text in enumerate(texts)
+    ]
+
+    print(f"platform : {platform.platform()}")
+    print(f"machine  : {platform.machine()} {platform.processor() or ''}".rstrip())
+    print(f"cpus     : {os.cpu_count()}")
+    print(f"python   : {sys.version.split()[0]} ({platform.python_implementation()})")
+    print(
+        f"corpus   : {len(texts)} texts, {total_bytes / 1e6:.2f} MB, "
+        f"mean {total_bytes / len(texts):.0f} B, {with_pii} with planted PII ({with_pii / len(texts):.1%})"
+    )
+
+    for style, config in (
+        ("placeholder", PiiMaskingConfig()),
+        ("hash", PiiMaskingConfig(style="hash", hash_key=b"bench-key-not-secret")),
+    ):
+        masker = PiiMasker(config)
+        masked = [masker.mask_text(text) for text in texts]
+        changed = sum(1 for result in masked if result.counts)
+
+        def mask_texts(masker: PiiMasker = masker) -> None:
+            for text in texts:
+                masker.mask_text(text)
+
+        def mask_events(masker: PiiMasker = masker) -> None:
+            for event in events:
+                masker.mask_text(event["content"])  # type: ignore[arg-type]
+                masker.mask_json(event["attributes"])
+
+        seconds = _median_seconds(mask_texts, args.runs)
+        event_seconds = _median_seconds(mask_events, args.runs)
+        print(f"\nstyle={style}: {changed} texts changed; items masked {masker.masked_counts}")
+        print(
+            f"  mask_text          : {len(texts) / seconds:>10,.0f} texts/s  {total_bytes / seconds / 1e6:6.1f} MB/s"
+            f"  ({seconds * 1e6 / len(texts):.1f} us/text, median of {args.runs})"
+        )
+        print(
+            f"  event (text+attrs) : {len(events) / event_seconds:>10,.0f} events/s"
+            f"  ({event_seconds * 1e6 / len(events):.1f} us/event, median of {args.runs})"
+        )
+
+
+if __name__ == "__main__":
+    main()

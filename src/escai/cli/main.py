@@ -1,0 +1,94 @@
+"""The ``escai`` command. Each command is thin: it parses options and calls the modules that do the work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from escai._version import __version__
+from escai.cli import db as db_commands
+from escai.cli import sessions as session_commands
+from escai.cli.common import settings_with
+from escai.exceptions import ConfigurationError
+
+app = typer.Typer(
+    name="escai",
+    help="ESCAI: watch and understand autonomous LLM agents.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(session_commands.app, name="sessions")
+console = Console()
+
+
+@app.command()
+def version() -> None:
+    """Print ESCAI's version."""
+    console.print(f"escai {__version__}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Database URL (default: embedded SQLite).")] = None,
+) -> None:
+    """Run the ESCAI server: REST API, WebSocket, health and metrics."""
+    import uvicorn
+
+    from escai.server.app import create_app
+
+    try:
+        settings = settings_with(host=host, port=port, database_url=database_url)
+    except ConfigurationError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    from escai.ops.logging import configure_logging
+
+    configure_logging(level=settings.log_level, fmt=settings.log_format, file=settings.log_file)
+    console.print(
+        f"ESCAI {__version__} on http://{settings.host}:{settings.port}  "
+        f"(database: {settings.resolved_database_url.split('@')[-1]})"
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the embedded server (0: any free port).")] = 8000,
+    keep_running: Annotated[bool, typer.Option(help="Leave the server up after the demo.")] = False,
+    database_url: Annotated[str | None, typer.Option(help="Database URL (default: embedded SQLite).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Start an embedded server, run scripted agents against it, and show what ESCAI captured."""
+    from escai.demo.runner import run_demo
+
+    settings = settings_with(port=port, database_url=database_url)
+    summary = asyncio.run(run_demo(settings, console=None if as_json else console, keep_running=keep_running))
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+        return
+    table = Table(title="Demo sessions")
+    for column in ("session", "agents", "events", "status"):
+        table.add_column(column)
+    for row in summary["sessions"]:
+        table.add_row(row["id"], ", ".join(row["agents"]), str(row["events"]), row["status"])
+    console.print(table)
+    console.print(f"API: {summary['api']}   docs: {summary['api']}/docs")
+
+
+def main() -> None:
+    """Entry point for ``python -m escai.cli.main``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

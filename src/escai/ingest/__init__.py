@@ -1,0 +1,1 @@
+"""Ingestion: validate, normalise, enrich, filter and batch events into storage."""

@@ -1,0 +1,62 @@
+"""``/api/v1/admin``: health, ingest metrics, dead letters and the configuration in force (secrets hidden)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from escai.server.deps import ConnectionDep, ServiceDep, SettingsDep
+from escai.server.health import readiness
+from escai.server.schemas import HealthResponse
+from escai.store.processing_health import ProcessingHealth, processing_health
+from escai.store.queries import list_dead_letters
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+class DeadLetterResponse(BaseModel):
+    """A refused record with the reason."""
+
+    id: int
+    received_at: datetime
+    source: str
+    event_id: str | None
+    reason: str
+    payload: str
+
+
+@router.get("/health", operation_id="admin_health", response_model=HealthResponse)
+async def admin_health(service: ServiceDep) -> HealthResponse:
+    """Readiness with the state of each dependency."""
+    return await readiness(service)
+
+
+@router.get("/metrics", operation_id="admin_ingest_metrics", response_model=list[ProcessingHealth])
+async def admin_metrics(
+    connection: ConnectionDep, hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24
+) -> list[ProcessingHealth]:
+    """Ingest batches over the last ``hours``: count, events, failures, p50/p95/p99 write time, queue wait."""
+    return await processing_health(connection, hours)
+
+
+@router.get("/dead-letters", operation_id="list_dead_letters", response_model=list[DeadLetterResponse])
+async def dead_letters(
+    connection: ConnectionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[DeadLetterResponse]:
+    """Refused records, newest first, with why they were refused."""
+    return [DeadLetterResponse(**asdict(item)) for item in await list_dead_letters(connection, limit)]
+
+
+@router.get("/config", operation_id="admin_config")
+async def admin_config(settings: SettingsDep) -> dict[str, Any]:
+    """The settings in force; secrets and the database password are never shown."""
+    shown = settings.model_dump(
+        mode="json", exclude={"api_keys", "jwt_secret", "pii_hash_key", "database_url"}
+    )
+    shown["database"] = settings.resolved_database_url.split("@")[-1]
+    shown["authentication"] = bool(settings.api_key_set)
+    return shown

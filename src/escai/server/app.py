@@ -1,0 +1,80 @@
+"""The FastAPI application factory. Nothing connects at import time: the service starts in the lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from escai._version import __version__
+from escai.ops.metrics import IngestMetrics
+from escai.server import health, ws
+from escai.server.api.v1 import admin, agents, events, sessions
+from escai.server.deps import require_api_key
+from escai.service import EscaiService
+from escai.settings import Settings
+
+
+class RequestMetricsMiddleware:
+    """Observe request latency by route template (not raw path, which would explode label cardinality)."""
+
+    def __init__(self, app: ASGIApp, metrics: IngestMetrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, record_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            self._metrics.request_seconds.labels(scope["method"], template, str(status_code)).observe(
+                time.perf_counter() - started
+            )
+
+
+def create_app(settings: Settings | None = None, service: EscaiService | None = None) -> FastAPI:
+    """Build the ESCAI server app for ``settings`` (read from the environment when omitted)."""
+    settings = settings or Settings()
+    service = service or EscaiService(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="ESCAI",
+        version=__version__,
+        summary="Observability and analysis for autonomous LLM agents.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
+    for module in (events, sessions, agents, admin):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    app.include_router(ws.router)
+    app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
+    return app
