@@ -89,9 +89,7 @@ def main() -> None:
     with open(os.devnull, "w", encoding="utf-8") as sink:
         configure_logging(level="INFO", fmt="json", stream=sink)
         escai = get_logger("bench.escai", component="bench")
-        plain = _stdlib_logger(
-            "bench.plain", sink, logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-        )
+        plain = _stdlib_logger("bench.plain", sink, logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         jsonish = _stdlib_logger("bench.jsonish", sink, _JsonishFormatter())
 
         def escai_info() -> None:

@@ -107,6 +107,11 @@ class CompressingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
         # Retention and crash recovery both list and delete files; serialise them
         # so two compression threads finishing together don't race on unlink.
         self._maintenance_lock = threading.Lock()
+        try:
+            st = os.stat(filename)
+            existing_mtime: float | None = st.st_mtime if st.st_size > 0 else None
+        except OSError:
+            existing_mtime = None
         # The parent computes a schedule from the wall clock; ours is recomputed
         # below from the injected clock, so the value it picks does not matter.
         super().__init__(
@@ -127,12 +132,11 @@ class CompressingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
             self.namer = _gz_namer
             self.rotator = self._rename_then_compress
         if self._time_based:
-            # Like the stdlib, start the schedule from the existing file's mtime so
-            # a file left over from yesterday rotates on the first write today.
-            try:
-                start = os.stat(self.baseFilename).st_mtime
-            except OSError:
-                start = self._clock()
+            # Like the stdlib, start the schedule from a pre-existing file's mtime
+            # so a file left over from yesterday rotates on the first write today.
+            start = self._clock()
+            if existing_mtime is not None:
+                start = min(start, existing_mtime)
             self.rolloverAt = self._next_rollover(start)
         else:
             # sys.maxsize rather than math.inf: the attribute is an int in the stdlib.
@@ -238,6 +242,7 @@ class CompressingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
     # -- internals -------------------------------------------------------------------------
 
     def _should_rotate(self, incoming: int) -> bool:
+        """Whether to rotate before writing ``incoming`` more bytes."""
         if not self._rotatable:
             return False
         if self._clock() >= self.rolloverAt:
@@ -247,6 +252,7 @@ class CompressingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
         return self.maxBytes > 0 and self._size > 0 and self._size + incoming > self.maxBytes
 
     def _next_rollover(self, now: float) -> int:
+        """The first scheduled rotation time strictly after ``now``."""
         current = int(now)
         result = self.computeRollover(current)
         while result <= now:
@@ -261,17 +267,24 @@ class CompressingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
         return result
 
     def _free_name(self, now: float) -> str:
-        """Pick an unused rotated name for a rotation at ``now`` (pre-namer form)."""
+        """Pick the rotated name for a rotation at ``now`` (pre-namer form).
+
+        Names must sort after every existing rotated file, or retention would
+        delete the newest file: the sequence number continues after the
+        highest one on disk (retention may have freed lower ones), and a stamp
+        older than the newest on disk (the clock stepped back) is replaced by it.
+        """
         if self.utc:
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
         else:
             stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
-        candidate = f"{self.baseFilename}.{stamp}"
         seq = 0
-        while any(os.path.exists(candidate + ext) for ext in ("", _GZ, _GZ + _TMP)):
-            seq += 1
-            candidate = f"{self.baseFilename}.{stamp}.{seq}"
-        return candidate
+        groups = self._rotated_groups()
+        if groups:
+            newest_stamp, newest_seq = groups[-1][0]
+            if stamp <= newest_stamp:
+                stamp, seq = newest_stamp, newest_seq + 1
+        return f"{self.baseFilename}.{stamp}" + (f".{seq}" if seq else "")
 
     def _rename_then_compress(self, source: str, dest: str) -> None:
         """``rotator``: rename under the lock, gzip in a background thread."""
@@ -280,6 +293,7 @@ class CompressingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
         self._start_compression(plain, dest)
 
     def _start_compression(self, plain: str, dest: str) -> None:
+        """Compress ``plain`` into ``dest`` on a background thread."""
         worker = threading.Thread(
             target=self._compress_and_prune,
             args=(plain, dest),
@@ -293,6 +307,7 @@ class CompressingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
         worker.start()
 
     def _compress_and_prune(self, plain: str, dest: str) -> None:
+        """Background job: gzip one rotated file, then apply retention."""
         try:
             _gzip_file(plain, dest)
         except FileNotFoundError:
@@ -324,6 +339,7 @@ class CompressingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
         return sorted(groups.items())
 
     def _apply_retention(self) -> None:
+        """Delete all but the newest ``backupCount`` rotated files."""
         if self.backupCount <= 0:
             return
         with self._maintenance_lock:

@@ -37,7 +37,11 @@ Routing
     it.  Records from plain ``logging`` users (uvicorn, sqlalchemy, httpx)
     run through the same processors in the formatter's ``foreign_pre_chain``,
     so one file or stream carries one format, and stdlib tooling (pytest's
-    ``caplog``, other handlers) still sees every ESCAI event.
+    ``caplog``, other handlers) still sees every ESCAI event.  Foreign records
+    pick up the log context when they are formatted, which is in the emitting
+    task/thread because stdlib handlers run synchronously; behind a
+    ``QueueHandler`` they would not (ESCAI events are unaffected: their
+    context is merged at the call site).
 
 Performance
     Calls below the configured level cost one no-op method call: the wrapper
@@ -55,8 +59,6 @@ import logging
 import os
 import sys
 import threading
-import time
-import traceback
 from collections.abc import Iterable, Mapping
 from typing import IO, Any, Literal, cast
 
@@ -65,7 +67,7 @@ import structlog.contextvars
 import structlog.dev
 import structlog.stdlib
 from structlog import BoundLoggerBase
-from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
+from structlog.typing import FilteringBoundLogger, Processor
 
 from escai.ops.log_rotation import CompressingRotatingFileHandler
 from escai.ops.logging_context import (
@@ -80,7 +82,14 @@ from escai.ops.logging_context import (
     submit_with_context,
     with_log_context,
 )
-from escai.ops.logging_json import StructuredEvent, exception_fields, json_default, render_json, safe_str
+from escai.ops.logging_json import StructuredEvent, json_default, render_json
+from escai.ops.logging_processors import (
+    add_record_extras,
+    console_prepare,
+    drop_meta,
+    finalize,
+    json_renderer,
+)
 
 __all__ = [
     "DEFAULT_ADOPTED_LOGGERS",
@@ -110,135 +119,20 @@ EscaiLogger = FilteringBoundLogger
 #: :func:`configure_logging` strips those handlers so records reach ours.
 DEFAULT_ADOPTED_LOGGERS: tuple[str, ...] = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
-_STANDARD_FIELDS = ("correlation_id", "session_id", "component")
-_LEVEL_ALIASES = {"exception": "error", "warn": "warning", "fatal": "critical", "msg": "info"}
-# Attributes every LogRecord has; anything else on a stdlib record came from
-# ``extra=`` and is metadata worth keeping.  ``color_message`` is uvicorn's
-# ANSI-coloured duplicate of the message.
-_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message",
-    "asctime",
-    "taskName",
-    "color_message",
-    "_logger",
-    "_name",
-}
-
-
-# -- processors -------------------------------------------------------------------------------
-
-_ts_cache: tuple[int, str] = (-1, "")
-
-
-def _iso_utc(ts: float) -> str:
-    """Format a UNIX time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
-
-    The seconds part is cached (one tuple, swapped atomically, so threads are
-    safe): it is about 3x cheaper than ``datetime.isoformat`` per call.
-    """
-    global _ts_cache
-    sec = int(ts)
-    cached_sec, prefix = _ts_cache
-    if sec != cached_sec:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        _ts_cache = (sec, prefix)
-    return f"{prefix}.{int((ts - sec) * 1_000_000):06d}Z"
-
-
-def _add_record_extras(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-    """Copy ``extra=`` fields of a stdlib record into the event dict."""
-    record = event_dict.get("_record")
-    if record is not None:
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRS:
-                event_dict[key] = value
-    return event_dict
-
-
-def _finalize(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-    """Build the final, ordered event: reserved fields first, then metadata.
-
-    One processor instead of structlog's TimeStamper + add_log_level +
-    EventRenamer + format_exc_info keeps the per-call overhead down.
-    """
-    record: logging.LogRecord | None = event_dict.pop("_record", None)
-    event_dict.pop("_from_structlog", None)
-    logger_name: str | None
-    if record is not None:
-        created, logger_name = record.created, record.name
-    else:
-        created, logger_name = time.time(), getattr(logger, "name", None)
-    event = event_dict.pop("event", None)
-    # Insertion order is output order.
-    out = StructuredEvent()
-    out["timestamp"] = _iso_utc(created)
-    out["level"] = _LEVEL_ALIASES.get(method_name, method_name)
-    out["logger"] = logger_name
-    out["message"] = event if isinstance(event, str) else ("" if event is None else safe_str(event))
-    for key in _STANDARD_FIELDS:
-        out[key] = event_dict.pop(key, None)
-
-    exc_info = event_dict.pop("exc_info", None)
-    if exc_info:
-        if exc_info is True:
-            exc_info = sys.exc_info()
-        elif isinstance(exc_info, BaseException):
-            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
-        if isinstance(exc_info, tuple) and exc_info[1] is not None:
-            out["exception"] = exception_fields(exc_info[1], exc_info[2])
-    stack = event_dict.pop("stack_info", None)
-    if stack:
-        out["stack"] = stack if isinstance(stack, str) else _current_stack()
-
-    for key, value in event_dict.items():
-        out[f"{key}_" if key in out else key] = value
-    return out
-
-
-def _current_stack() -> str:
-    """The caller's stack for ``stack_info=True``, without logging/structlog frames."""
-    internal = (os.sep + "structlog" + os.sep, os.sep + "logging" + os.sep, __file__)
-    frames = [f for f in traceback.extract_stack() if not any(part in f.filename for part in internal)]
-    return "Stack (most recent call last):\n" + "".join(traceback.format_list(frames))
-
-
-def _drop_meta(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-    """Remove ProcessorFormatter's bookkeeping keys (tolerant of their absence)."""
-    event_dict.pop("_record", None)
-    event_dict.pop("_from_structlog", None)
-    return event_dict
-
-
-def _json_renderer(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
-    """Final formatter processor for ``fmt="json"``."""
-    return render_json(event_dict)
-
-
-def _console_prepare(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-    """Shape an event for ConsoleRenderer: hide empty ids, print tracebacks as text."""
-    for key in _STANDARD_FIELDS:
-        if event_dict.get(key, 0) is None:
-            del event_dict[key]
-    exc = event_dict.get("exception")
-    if isinstance(exc, dict) and "traceback" in exc:
-        event_dict["exception"] = exc["traceback"]
-    return event_dict
-
-
 # The processors structlog runs at the call site.  Module-level and never
 # replaced, so loggers created before configure_logging() behave the same.
 _CALL_SITE_PROCESSORS: list[Processor] = [
     structlog.contextvars.merge_contextvars,
-    _finalize,
+    finalize,
     # Hands the event to the stdlib logger; ProcessorFormatter unpacks it in the handler.
     structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
 ]
 # What ProcessorFormatter runs for records that did not come from structlog;
 # extras first so that context values (merged with setdefault) do not override them.
 _FOREIGN_PRE_CHAIN: list[Processor] = [
-    _add_record_extras,
+    add_record_extras,
     structlog.contextvars.merge_contextvars,
-    _finalize,
+    finalize,
 ]
 
 
@@ -297,6 +191,7 @@ class _State:
         self.root_level: int | None = None
         self.saved_loggers: dict[str, tuple[list[logging.Handler], bool, int]] = {}
         self.saved_structlog: dict[str, Any] | None = None
+        self.logger_class: type[logging.Logger] | None = None
 
 
 _state = _State()
@@ -304,6 +199,7 @@ _config_lock = threading.RLock()
 
 
 def _parse_level(level: str | int) -> int:
+    """Turn "info"/"INFO"/20 into a stdlib level number."""
     if isinstance(level, int):
         return level
     value = logging.getLevelName(level.upper())
@@ -338,9 +234,10 @@ class _EscaiFormatter(structlog.stdlib.ProcessorFormatter):
 
 
 def _make_formatter(fmt: Literal["json", "console"], colors: bool) -> structlog.stdlib.ProcessorFormatter:
+    """Build the formatter for one handler: JSON lines or structlog's console renderer."""
     renderer: Processor
     if fmt == "json":
-        processors: list[Processor] = [_drop_meta, _json_renderer]
+        processors: list[Processor] = [drop_meta, json_renderer]
     else:
         renderer = structlog.dev.ConsoleRenderer(
             colors=colors,
@@ -348,11 +245,12 @@ def _make_formatter(fmt: Literal["json", "console"], colors: bool) -> structlog.
             timestamp_key="timestamp",
             exception_formatter=structlog.dev.plain_traceback,
         )
-        processors = [_drop_meta, _console_prepare, renderer]
+        processors = [drop_meta, console_prepare, renderer]
     return _EscaiFormatter(processors=processors, foreign_pre_chain=_FOREIGN_PRE_CHAIN)
 
 
 def _resolve_stream(stream: IO[str] | Literal["stderr", "stdout"] | None) -> IO[str] | None:
+    """Map "stderr"/"stdout" to the current ``sys`` streams."""
     # Resolved at call time, not import time, so a replaced sys.stderr (pytest
     # capture, a daemoniser) is honoured.
     if stream == "stderr":
@@ -409,14 +307,18 @@ def configure_logging(
         rotate_interval,
         backup_count,
         compress,
-        id(resolved),
+        resolved,  # compared by identity (streams do not define ==)
         tuple(sorted(levels.items())),
         adopted,
     )
     with _config_lock:
         if _state.key == key:
             return
+        # Close the old handlers before opening new ones: a second rotating
+        # handler on the same file would race the first over pending rotations.
+        # If building the new ones fails we are left unconfigured, not half-configured.
         _undo_handlers_and_loggers()
+        _state.key = None
 
         root = logging.getLogger()
         handlers: list[logging.Handler] = []
@@ -451,6 +353,8 @@ def configure_logging(
         _set_level(level_no)
         if _state.saved_structlog is None:
             _state.saved_structlog = structlog.get_config()
+            # structlog's LoggerFactory calls logging.setLoggerClass(); undone by reset.
+            _state.logger_class = logging.getLoggerClass()
         # Plain structlog.get_logger() users get the same pipeline.
         structlog.configure(
             processors=_CALL_SITE_PROCESSORS,
@@ -470,6 +374,7 @@ def _make_file_handler(
     backup_count: int,
     compress: bool,
 ) -> logging.Handler:
+    """Open the JSON file handler, rotating if any rotation trigger is set."""
     path = os.path.abspath(file)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     handler: logging.Handler
@@ -489,6 +394,7 @@ def _make_file_handler(
 
 
 def _isatty(stream: IO[str]) -> bool:
+    """Whether ``stream`` is an interactive terminal (False when unknown)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):  # file-likes without isatty, closed streams
@@ -496,6 +402,7 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 def _undo_handlers_and_loggers() -> None:
+    """Remove and close our handlers and give adopted/overridden loggers their old state."""
     root = logging.getLogger()
     for handler in _state.handlers:
         root.removeHandler(handler)
@@ -526,5 +433,8 @@ def reset_logging() -> None:
         if _state.saved_structlog is not None:
             structlog.configure(**_state.saved_structlog)
             _state.saved_structlog = None
+        if _state.logger_class is not None:
+            logging.setLoggerClass(_state.logger_class)
+            _state.logger_class = None
         _set_level(logging.NOTSET)
         _state.key = None

@@ -175,6 +175,8 @@ def with_log_context(
     Generator functions are rejected: a context set around a generator would
     stay bound in the consumer between ``next()`` calls.
     """
+    if isinstance(bind_args, str):  # a lone name, not an iterable of one-letter names
+        bind_args = (bind_args,)
     arg_to_field = dict(bind_args) if isinstance(bind_args, Mapping) else {a: a for a in bind_args}
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
@@ -236,9 +238,7 @@ def _fields_resolver(
     return resolve
 
 
-def _call_with_log_context(
-    snapshot: Mapping[str, Any], fn: Callable[..., R], /, *args: Any, **kwargs: Any
-) -> R:
+def _call_with_log_context(snapshot: Mapping[str, Any], fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
     """Run ``fn`` with ``snapshot`` bound, in a fresh context copy.
 
     Top-level (not a closure) so ``ProcessPoolExecutor`` can pickle it; the copy
@@ -252,9 +252,7 @@ def _call_with_log_context(
     return contextvars.copy_context().run(run)
 
 
-def submit_with_context(
-    executor: Executor, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
-) -> Future[R]:
+def submit_with_context(executor: Executor, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
     """``executor.submit(fn, *args, **kwargs)`` carrying the current log context.
 
     Thread pools run ``fn`` inside a copy of the whole ``contextvars`` context;

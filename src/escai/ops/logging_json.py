@@ -91,6 +91,7 @@ def _stdlib_json_default(obj: Any) -> Any:
 
 
 def safe_str(obj: Any) -> str:
+    """``str(obj)``, falling back to a repr when ``__str__`` itself raises."""
     try:
         return str(obj)
     except Exception:
@@ -98,6 +99,7 @@ def safe_str(obj: Any) -> str:
 
 
 def _safe_repr(obj: Any) -> str:
+    # repr() of user objects can raise too; a log call must not.
     try:
         return repr(obj)
     except Exception:
@@ -128,4 +130,5 @@ class StructuredEvent(dict[str, Any]):
     __slots__ = ()
 
     def __str__(self) -> str:
+        """Return the event as one JSON line."""
         return render_json(self)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Insert, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 Excluded = Any  # the dialect's ``excluded`` namespace: the row proposed for insertion
 
@@ -54,3 +56,38 @@ def least(dialect_name: str, *values: ColumnElement[Any]) -> ColumnElement[Any]:
     if dialect_name == "sqlite":
         return func.min(*values)
     return func.least(*values)
+
+
+def timestamp_parameter(dialect_name: str) -> Callable[[datetime], Any]:
+    """How a UTC datetime is passed to the driver on raw bulk inserts, matching :class:`UtcDateTime`.
+
+    SQLite stores the naive UTC text form SQLAlchemy itself writes (fixed width, so text order is time order);
+    PostgreSQL takes the aware datetime.
+    """
+    if dialect_name == "sqlite":
+        return lambda value: value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return lambda value: value.astimezone(UTC)
+
+
+async def bulk_insert_ignoring_duplicates(
+    connection: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert many rows through the driver's executemany, skipping rows that violate a unique constraint.
+
+    This bypasses SQLAlchemy's per-row parameter processing (the ingest hot path); values must already be in
+    driver form: JSON as text, timestamps from :func:`timestamp_parameter`.
+    """
+    if not rows:
+        return
+    dialect_name = connection.dialect.name
+    if dialect_name == "sqlite":
+        placeholders = ", ".join("?" for _ in columns)
+    elif dialect_name == "postgresql":
+        placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
+    else:
+        raise NotImplementedError(f"dialect {dialect_name!r} is not supported (use sqlite or postgresql)")
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608 - names are ours
+        "ON CONFLICT DO NOTHING"
+    )
+    await connection.exec_driver_sql(statement, list(rows))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert
+import orjson
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escai.model import semconv
 from escai.model.events import AgentEvent, EventStatus, EventType
 from escai.model.records import SessionStatus
-from escai.store.dialect import greatest, insert_ignoring_duplicates, least, upsert
+from escai.store.dialect import bulk_insert_ignoring_duplicates, greatest, least, timestamp_parameter, upsert
 from escai.store.tables import agent_events, agents, dead_letter_events, monitoring_sessions
 
 
@@ -37,30 +38,32 @@ class WriteResult:
     dead_letters: int = 0
 
 
-def event_row(event: AgentEvent, ingested_at: datetime) -> dict[str, Any]:
-    """The ``agent_events`` row for an event."""
-    return {
-        "id": event.id,
-        "session_id": event.session_id,
-        "agent_id": event.agent_id,
-        "agent_name": event.agent_name,
-        "framework": event.framework,
-        "type": event.type.value,
-        "name": event.name,
-        "timestamp": event.timestamp,
-        "parent_id": event.parent_id,
-        "trace_id": event.trace_id,
-        "span_id": event.span_id,
-        "step_index": event.step_index,
-        "content": event.content,
-        "attributes": event.attributes,
-        "tokens_input": event.tokens_input,
-        "tokens_output": event.tokens_output,
-        "cost": event.cost,
-        "duration_ms": event.duration_ms,
-        "status": event.status.value,
-        "ingested_at": ingested_at,
-    }
+EVENT_COLUMNS = (
+    "id", "session_id", "agent_id", "agent_name", "framework", "type", "name", "timestamp", "parent_id",
+    "trace_id", "span_id", "step_index", "content", "attributes", "tokens_input", "tokens_output", "cost",
+    "duration_ms", "status", "ingested_at",
+)  # fmt: skip
+
+_ID_LOOKUP_CHUNK = 500
+
+
+def event_row(event: AgentEvent, ingested_at: Any, timestamp: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """The ``agent_events`` row of an event in driver form, in :data:`EVENT_COLUMNS` order."""
+    return (
+        event.id, event.session_id, event.agent_id, event.agent_name, event.framework, event.type.value,
+        event.name, timestamp(event.timestamp), event.parent_id, event.trace_id, event.span_id, event.step_index,
+        event.content, orjson.dumps(event.attributes).decode(), event.tokens_input, event.tokens_output,
+        event.cost, event.duration_ms, event.status.value, ingested_at,
+    )  # fmt: skip
+
+
+async def _already_stored(connection: AsyncConnection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _ID_LOOKUP_CHUNK):
+        chunk = ids[start : start + _ID_LOOKUP_CHUNK]
+        query = select(agent_events.c.id).where(agent_events.c.id.in_(chunk))
+        found.update((await connection.execute(query)).scalars().all())
+    return found
 
 
 def _session_outcome(event: AgentEvent) -> tuple[str, bool | None, float | None]:
@@ -156,14 +159,15 @@ async def write_batch(
         else:
             unique[event.id] = event
     if unique:
-        rows = [event_row(event, ingested_at) for event in unique.values()]
-        statement = insert_ignoring_duplicates(agent_events, dialect).returning(agent_events.c.id)
-        inserted = set((await connection.execute(statement, rows)).scalars().all())
-        for event in unique.values():
-            if event.id in inserted:
-                result.stored.append(event)
-            else:
-                result.duplicate_ids.append(event.id)
+        # One writer per database process: ids not found here are new, and the insert below stores them. The
+        # ON CONFLICT clause still guards against a concurrent writer in another process (PostgreSQL).
+        existing = await _already_stored(connection, list(unique))
+        result.duplicate_ids.extend(existing)
+        result.stored = [event for event_id, event in unique.items() if event_id not in existing]
+        timestamp = timestamp_parameter(dialect)
+        ingested = timestamp(ingested_at)
+        rows = [event_row(event, ingested, timestamp) for event in result.stored]
+        await bulk_insert_ignoring_duplicates(connection, agent_events, EVENT_COLUMNS, rows)
     if result.stored:
         await _upsert_sessions(connection, dialect, result.stored)
         await _upsert_agents(connection, dialect, result.stored)

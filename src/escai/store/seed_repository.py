@@ -23,6 +23,7 @@ success rate ``(s + 1) / (n + 2)`` (0.5 with no data, never exactly 0 or 1) and 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -213,19 +214,7 @@ async def record_generation_metrics(conn: AsyncConnection, metrics: Iterable[Gen
     """Append one ``generation_performance_metrics`` row per metric, in one round trip; return the count."""
     now = datetime.now(UTC)
     rows = [
-        {
-            "run_id": metric.run_id,
-            "node_name": metric.node_name,
-            "node_kind": metric.node_kind,
-            "phase": metric.phase,
-            "duration_ms": metric.duration_ms,
-            "success": metric.success,
-            "error": metric.error,
-            "worker": metric.worker,
-            "parallel": metric.parallel,
-            "metadata": dict(metric.metadata),
-            "recorded_at": metric.recorded_at or now,
-        }
+        dataclasses.asdict(metric) | {"metadata": dict(metric.metadata), "recorded_at": metric.recorded_at or now}
         for metric in metrics
     ]
     if rows:
@@ -256,17 +245,7 @@ async def record_template_cache_stats(
         return merged
 
     statement = upsert(table, conn.dialect.name, ["template_name"], merge).values(
-        template_name=stats.template_name,
-        content_sha256=stats.content_sha256,
-        size_bytes=stats.size_bytes,
-        hits=stats.hits,
-        misses=stats.misses,
-        evictions=stats.evictions,
-        loads=stats.loads,
-        total_load_ms=stats.total_load_ms,
-        last_loaded_at=stats.last_loaded_at,
-        last_accessed_at=stats.last_accessed_at,
-        updated_at=now or datetime.now(UTC),
+        **dataclasses.asdict(stats), updated_at=now or datetime.now(UTC)
     )
     await conn.execute(statement)
 
@@ -472,6 +451,7 @@ async def list_mixin_compatibility(
     if node_kind is not None:
         query = query.where(view.c.node_kind == node_kind)
     if mixin is not None:
+        # No index on purpose: the matrix holds at most four rows per mixin pair, so this scan stays small.
         query = query.where(or_(view.c.mixin_a == mixin, view.c.mixin_b == mixin))
     return await _read(conn, query, MixinCompatibility)
 
@@ -584,7 +564,7 @@ class EventProcessingHealth:
     """
 
     stage: str
-    hour_start: datetime
+    hour_bucket: datetime
     batches: int
     events: int
     failures: int
@@ -603,9 +583,9 @@ async def list_event_processing_health(
 ) -> list[EventProcessingHealth]:
     """Ingest health per stage and hour, oldest hour first; optionally one stage, hours from ``since`` on."""
     view = event_processing_health_view
-    query = select(view).order_by(view.c.hour_start, view.c.stage)
+    query = select(view).order_by(view.c.hour_bucket, view.c.stage)
     if stage is not None:
         query = query.where(view.c.stage == stage)
     if since is not None:
-        query = query.where(view.c.hour_start >= since)
+        query = query.where(view.c.hour_bucket >= since)
     return await _read(conn, query, EventProcessingHealth)

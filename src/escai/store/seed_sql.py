@@ -170,7 +170,7 @@ def _event_processing_health_postgresql() -> str:
 CREATE VIEW event_processing_health AS
 SELECT
     stage,
-    {bucket} AS hour_start,
+    {bucket} AS hour_bucket,
     COUNT(*) AS batches,
     SUM(batch_size) AS events,
     SUM(CASE WHEN success THEN 0 ELSE 1 END) AS failures,
@@ -216,7 +216,7 @@ CREATE VIEW event_processing_health AS
 WITH bucketed AS (
     SELECT
         stage,
-        strftime('%Y-%m-%d %H:00:00.000000', recorded_at) AS hour_start,
+        strftime('%Y-%m-%d %H:00:00.000000', recorded_at) AS hour_bucket,
         batch_size,
         duration_ms,
         queue_wait_ms,
@@ -227,8 +227,8 @@ WITH bucketed AS (
 ranked AS (
     SELECT
         bucketed.*,
-        ROW_NUMBER() OVER (PARTITION BY stage, hour_start ORDER BY duration_ms) AS duration_rank,
-        COUNT(*) OVER (PARTITION BY stage, hour_start) AS batch_count
+        ROW_NUMBER() OVER (PARTITION BY stage, hour_bucket ORDER BY duration_ms) AS duration_rank,
+        COUNT(*) OVER (PARTITION BY stage, hour_bucket) AS batch_count
     FROM bucketed
 ),
 positioned AS (
@@ -240,7 +240,7 @@ positioned AS (
 grouped AS (
     SELECT
         stage,
-        hour_start,
+        hour_bucket,
         COUNT(*) AS batches,
         SUM(batch_size) AS events,
         SUM(CASE WHEN success THEN 0 ELSE 1 END) AS failures,
@@ -250,11 +250,11 @@ grouped AS (
         AVG(queue_wait_ms) AS avg_queue_wait_ms,
         SUM(retries) AS total_retries
     FROM positioned
-    GROUP BY stage, hour_start
+    GROUP BY stage, hour_bucket
 )
 SELECT
     stage,
-    hour_start,
+    hour_bucket,
     batches,
     events,
     failures,

@@ -140,9 +140,10 @@ mixin_compatibility_matrix = Table(
     # The unique key is also the index for every lookup by node kind or by pair.
     UniqueConstraint("node_kind", "mixin_a", "mixin_b"),
     CheckConstraint(_one_of("node_kind", NODE_KINDS), name="node_kind"),
-    # A pair is stored once, in canonical order; the second check names the self-pair case in the error.
-    CheckConstraint("mixin_a < mixin_b", name="canonical_order"),
+    # A pair is stored once, in canonical order. A self-pair breaks both checks; SQLite reports the first
+    # declared, PostgreSQL the first by name, and this order and these names make both report distinct_mixins.
     CheckConstraint("mixin_a <> mixin_b", name="distinct_mixins"),
+    CheckConstraint("mixin_a < mixin_b", name="pair_in_canonical_order"),
     CheckConstraint("success_count >= 0", name="success_count"),
     CheckConstraint("failure_count >= 0", name="failure_count"),
     CheckConstraint(_unit_interval("compatibility_score"), name="compatibility_score"),
@@ -243,7 +244,7 @@ template_cache_efficiency_view: TableClause = table(
 event_processing_health_view: TableClause = table(
     "event_processing_health",
     column("stage", String),
-    column("hour_start", UtcDateTime),
+    column("hour_bucket", UtcDateTime),
     column("batches", Integer),
     column("events", BigInteger),
     column("failures", Integer),

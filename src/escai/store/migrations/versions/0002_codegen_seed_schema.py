@@ -111,8 +111,8 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("updated_at", escai.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(_NODE_KIND_CHECK, name=op.f("ck_mixin_compatibility_matrix_node_kind")),
-        sa.CheckConstraint("mixin_a < mixin_b", name=op.f("ck_mixin_compatibility_matrix_canonical_order")),
         sa.CheckConstraint("mixin_a <> mixin_b", name=op.f("ck_mixin_compatibility_matrix_distinct_mixins")),
+        sa.CheckConstraint("mixin_a < mixin_b", name=op.f("ck_mixin_compatibility_matrix_pair_in_canonical_order")),
         sa.CheckConstraint("success_count >= 0", name=op.f("ck_mixin_compatibility_matrix_success_count")),
         sa.CheckConstraint("failure_count >= 0", name=op.f("ck_mixin_compatibility_matrix_failure_count")),
         sa.CheckConstraint(
