@@ -48,7 +48,9 @@ def running_server(environment: dict[str, str], port: int, log: Path) -> Iterato
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "escai.cli.main", "serve", "--port", str(port)],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_ready(f"http://127.0.0.1:{port}", process)

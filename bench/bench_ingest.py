@@ -27,7 +27,7 @@ import psycopg2
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import free_port, machine, running_server  # noqa: E402
+from _common import free_port, machine, running_server
 
 
 def make_payloads(total: int, batch: int) -> list[bytes]:
@@ -93,8 +93,9 @@ def stored_count_sqlite(path: Path) -> int:
 def run_one(label: str, environment: dict[str, str], payloads: list[bytes], clients: int, count) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Measure one configuration; return its figures."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as folder, running_server(
-        {"ESCAI_HOME": folder, **environment}, port, Path(folder) / "server.log"
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        running_server({"ESCAI_HOME": folder, **environment}, port, Path(folder) / "server.log"),
     ):
         base = f"http://127.0.0.1:{port}"
         # Warm-up: first requests pay for imports, statement caches and connection set-up.
@@ -128,8 +129,10 @@ def main() -> None:
     options = parser.parse_args()
 
     print(f"machine: {machine()}")
-    print(f"load: {options.events} events in requests of {options.batch}, {options.clients} clients, "
-          f"ESCAI_BATCH_SIZE={options.batch_size}")
+    print(
+        f"load: {options.events} events in requests of {options.batch}, {options.clients} clients, "
+        f"ESCAI_BATCH_SIZE={options.batch_size}"
+    )
     payloads = make_payloads(options.events, options.batch)
     common = {"ESCAI_BATCH_SIZE": str(options.batch_size)}
     results = {

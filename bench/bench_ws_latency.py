@@ -23,7 +23,7 @@ import orjson
 import websockets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import free_port, machine, running_server  # noqa: E402
+from _common import free_port, machine, running_server
 
 
 async def measure(base: str, ws_url: str, rate: float, seconds: float, per_request: int) -> tuple[list[float], int]:
@@ -54,8 +54,14 @@ async def measure(base: str, ws_url: str, rate: float, seconds: float, per_reque
                     await asyncio.sleep(delay)
                 now = time.time()
                 events = [
-                    {"id": uuid.uuid4().hex, "session_id": f"live-{n % 10}", "agent_id": "agent", "type": "message",
-                     "content": "tick", "attributes": {"bench.sent_at": now}}
+                    {
+                        "id": uuid.uuid4().hex,
+                        "session_id": f"live-{n % 10}",
+                        "agent_id": "agent",
+                        "type": "message",
+                        "content": "tick",
+                        "attributes": {"bench.sent_at": now},
+                    }
                     for n in range(index, min(index + per_request, total))
                 ]
                 pending.append(asyncio.create_task(client.post("/api/v1/events", json=events)))
@@ -79,8 +85,13 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as folder, running_server({"ESCAI_HOME": folder}, port, Path(folder) / "log"):
         latencies, sent = asyncio.run(
-            measure(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/api/v1/ws?all=1", options.rate,
-                    options.seconds, options.per_request)
+            measure(
+                f"http://127.0.0.1:{port}",
+                f"ws://127.0.0.1:{port}/api/v1/ws?all=1",
+                options.rate,
+                options.seconds,
+                options.per_request,
+            )
         )
     latencies.sort()
     ms = [value * 1000 for value in latencies]

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import free_port, machine, wait_ready  # noqa: E402
+from _common import free_port, machine, wait_ready
 
 
 def start_server(environment: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -33,7 +33,9 @@ def start_server(environment: dict[str, str], port: int, log: Path) -> subproces
     env = {**os.environ, "ESCAI_LOG_LEVEL": "WARNING", **environment}
     process = subprocess.Popen(
         [sys.executable, "-m", "escai.cli.main", "serve", "--port", str(port)],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
     wait_ready(f"http://127.0.0.1:{port}", process)
     return process
@@ -49,8 +51,16 @@ async def hammer(base: str, seconds: float, clients: int, acknowledged: list[str
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             while time.monotonic() < deadline:
                 ids = [uuid.uuid4().hex for _ in range(200)]
-                events = [{"id": event_id, "session_id": f"crash-{client_index}", "agent_id": "a", "type": "message",
-                           "content": "x" * 200} for event_id in ids]
+                events = [
+                    {
+                        "id": event_id,
+                        "session_id": f"crash-{client_index}",
+                        "agent_id": "a",
+                        "type": "message",
+                        "content": "x" * 200,
+                    }
+                    for event_id in ids
+                ]
                 try:
                     response = await client.post("/api/v1/events", json=events)
                 except httpx.HTTPError:
@@ -116,8 +126,10 @@ def main() -> None:
             before = len(acknowledged)
             failed = asyncio.run(ingest_then_kill())
             server.wait()
-            print(f"round {round_index + 1}: {len(acknowledged) - before} events acknowledged before kill -9, "
-                  f"{failed} requests cut off by the kill")
+            print(
+                f"round {round_index + 1}: {len(acknowledged) - before} events acknowledged before kill -9, "
+                f"{failed} requests cut off by the kill"
+            )
         port = free_port()
         server = start_server(environment, port, log)
         try:
@@ -128,8 +140,10 @@ def main() -> None:
                 server.wait(timeout=30)
         missing = [event_id for event_id in acknowledged if event_id not in stored]
         missing_total = len(missing)
-        print(f"after restart: {len(acknowledged)} acknowledged, {len(stored)} stored, {missing_total} acknowledged "
-              f"events missing, {len(set(acknowledged))} unique acknowledged ids")
+        print(
+            f"after restart: {len(acknowledged)} acknowledged, {len(stored)} stored, {missing_total} acknowledged "
+            f"events missing, {len(set(acknowledged))} unique acknowledged ids"
+        )
     sys.exit(1 if missing_total else 0)
 
 

@@ -95,19 +95,14 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if not _is_loopback(self.host) and not self.api_key_set:
             raise ConfigurationError(
-                f"refusing to bind {self.host!r} without authentication: set ESCAI_API_KEYS, "
-                "or bind 127.0.0.1"
+                f"refusing to bind {self.host!r} without authentication: set ESCAI_API_KEYS, or bind 127.0.0.1"
             )
         for name, secret in (("jwt_secret", self.jwt_secret), ("pii_hash_key", self.pii_hash_key)):
             if secret is not None and secret.get_secret_value().lower() in WELL_KNOWN_SECRETS:
-                raise ConfigurationError(
-                    f"ESCAI_{name.upper()} is a well-known default value; choose a real secret"
-                )
+                raise ConfigurationError(f"ESCAI_{name.upper()} is a well-known default value; choose a real secret")
         for key in self.api_key_set:
             if key.lower() in WELL_KNOWN_SECRETS or len(key) < 16:
-                raise ConfigurationError(
-                    "each API key in ESCAI_API_KEYS must be at least 16 characters, not a default"
-                )
+                raise ConfigurationError("each API key in ESCAI_API_KEYS must be at least 16 characters, not a default")
         return self
 
     @property

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from tests.integration.conftest import event, make_settings
 from typer.testing import CliRunner
 
 from escai.cli.main import app
 from escai.server.app import create_app
-from tests.integration.conftest import event, make_settings
 
 runner = CliRunner()
 
@@ -58,7 +58,7 @@ def test_sessions_list_and_show(database_url: str, tmp_path: Path) -> None:
 
 def test_serve_refuses_public_bind_without_keys() -> None:
     """escai serve --host 0.0.0.0 without API keys exits with a clear error instead of serving."""
-    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])  # noqa: S104
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2
     assert "without authentication" in result.output
 
@@ -68,7 +68,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     environment = {**os.environ, "ESCAI_HOME": str(tmp_path)}
     completed = subprocess.run(
         [sys.executable, "-m", "escai.cli.main", "demo", "--port", "0", "--json"],
-        capture_output=True, text=True, env=environment, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     summary = json.loads(completed.stdout.strip().splitlines()[-1])

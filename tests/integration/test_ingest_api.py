@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.integration.conftest import event, make_settings
+
 from escai.server.app import create_app
 
 
@@ -76,7 +76,9 @@ def test_invalid_events_are_refused_with_reasons_and_the_rest_stored(client: Tes
 
 def test_malformed_json_is_answered_400_and_dead_lettered(client: TestClient) -> None:
     """A body that is not JSON gets 400 with where it broke; the body is kept as a dead letter."""
-    response = client.post("/api/v1/events", content=b'[{"session_id": "s", ', headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/events", content=b'[{"session_id": "s", ', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["detail"]
     letters = client.get("/api/v1/admin/dead-letters").json()
@@ -104,7 +106,11 @@ def test_far_future_and_far_past_timestamps_are_refused(client: TestClient) -> N
     future = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     response = client.post(
         "/api/v1/events",
-        json=[event(id="future", timestamp=future), event(id="past", timestamp="1970-01-01T00:00:00Z"), event(id="now")],
+        json=[
+            event(id="future", timestamp=future),
+            event(id="past", timestamp="1970-01-01T00:00:00Z"),
+            event(id="now"),
+        ],
     )
     assert response.status_code == 422
     reasons = {item["id"]: item["reason"] for item in response.json()["rejected"]}
@@ -165,7 +171,11 @@ def test_pii_is_masked_before_storage(client: TestClient) -> None:
     secret = "sk-proj-" + "A1b2C3d4" * 4
     client.post(
         "/api/v1/events",
-        json=[event(id="pii", content="write to jane@example.org, card 4111 1111 1111 1111", attributes={"api_key": secret})],
+        json=[
+            event(
+                id="pii", content="write to jane@example.org, card 4111 1111 1111 1111", attributes={"api_key": secret}
+            )
+        ],
     )
     stored = client.get("/api/v1/events", params={"session_id": "s-1"}).json()["events"][0]
     assert "jane@example.org" not in stored["content"] and "4111" not in stored["content"]
@@ -190,8 +200,14 @@ def test_sessions_and_agents_are_derived_from_events(client: TestClient) -> None
         json=[
             event(sid, "planner", id="a", type="session_start", content="fix the bug", framework="AutoGen"),
             event(sid, "coder", id="b", type="tool_call", name="run_tests"),
-            event(sid, "planner", id="c", type="session_end", status="error",
-                  attributes={"escai.outcome.success": False, "escai.outcome.score": 0.0}),
+            event(
+                sid,
+                "planner",
+                id="c",
+                type="session_end",
+                status="error",
+                attributes={"escai.outcome.success": False, "escai.outcome.score": 0.0},
+            ),
         ],
     )
     session = client.get(f"/api/v1/monitoring/sessions/{sid}").json()
@@ -210,7 +226,9 @@ def test_sessions_and_agents_are_derived_from_events(client: TestClient) -> None
 
 def test_event_pagination_and_filters(client: TestClient) -> None:
     """Keyset pages cover every event once; type and agent filters narrow the result."""
-    events = [event(id=f"p{i:03d}", type="tool_call" if i % 3 == 0 else "message", agent_id=f"a{i % 2}") for i in range(50)]
+    events = [
+        event(id=f"p{i:03d}", type="tool_call" if i % 3 == 0 else "message", agent_id=f"a{i % 2}") for i in range(50)
+    ]
     client.post("/api/v1/events", json=events)
     seen: list[str] = []
     cursor = None
@@ -236,8 +254,13 @@ def test_session_list_filters_and_pages(client: TestClient) -> None:
             "/api/v1/events",
             json=[
                 event(f"L{index}", id=f"L{index}-s", type="session_start", timestamp=start.isoformat()),
-                event(f"L{index}", id=f"L{index}-e", type="session_end", status="ok" if index % 2 else "error",
-                      timestamp=(start + timedelta(minutes=1)).isoformat()),
+                event(
+                    f"L{index}",
+                    id=f"L{index}-e",
+                    type="session_end",
+                    status="ok" if index % 2 else "error",
+                    timestamp=(start + timedelta(minutes=1)).isoformat(),
+                ),
             ],
         )
     page = client.get("/api/v1/monitoring/sessions", params={"limit": 2, "offset": 1}).json()
@@ -297,3 +320,12 @@ def test_config_hides_secrets(database_url: str, tmp_path) -> None:  # type: ign
         text = client.get("/api/v1/admin/config", headers={"x-api-key": key}).text
         assert key not in text
         assert '"authentication":true' in text.replace(" ", "")
+
+
+def test_correlation_id_is_echoed_or_created(client: TestClient) -> None:
+    """A client's X-Correlation-ID is returned on the response; without one the server makes a new one."""
+    given = client.get("/health", headers={"x-correlation-id": "trace-abc-123"})
+    assert given.headers["x-correlation-id"] == "trace-abc-123"
+    created = client.get("/health")
+    assert len(created.headers["x-correlation-id"]) >= 32
+    assert created.headers["x-correlation-id"] != client.get("/health").headers["x-correlation-id"]

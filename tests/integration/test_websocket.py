@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from tests.integration.conftest import event, make_settings
 
 from escai.server.app import create_app
-from tests.integration.conftest import event, make_settings
 
 
 def receive_events(websocket: Any, count: int) -> list[dict[str, Any]]:
@@ -34,7 +34,9 @@ def test_session_subscriber_receives_only_its_session(client: TestClient) -> Non
     """A client subscribed to one session gets that session's events in order, and none of another session's."""
     with client.websocket_connect("/api/v1/ws?session_id=watched") as websocket:
         assert websocket.receive_json()["sessions"] == ["watched"]
-        client.post("/api/v1/events", json=[event("other", id="x1"), event("watched", id="w1"), event("watched", id="w2")])
+        client.post(
+            "/api/v1/events", json=[event("other", id="x1"), event("watched", id="w1"), event("watched", id="w2")]
+        )
         client.post("/api/v1/events", json=[event("other", id="x2"), event("watched", id="w3")])
         frames = receive_events(websocket, 3)
         assert [frame["data"]["id"] for frame in frames] == ["w1", "w2", "w3"]
@@ -48,7 +50,10 @@ def test_subscribe_by_message_to_an_agent_and_unsubscribe(client: TestClient) ->
         websocket.receive_json()
         websocket.send_json({"action": "subscribe", "agent_id": "coder"})
         assert websocket.receive_json()["agents"] == ["coder"]
-        client.post("/api/v1/events", json=[event("s1", "coder", id="c1"), event("s2", "planner", id="p1"), event("s3", "coder", id="c2")])
+        client.post(
+            "/api/v1/events",
+            json=[event("s1", "coder", id="c1"), event("s2", "planner", id="p1"), event("s3", "coder", id="c2")],
+        )
         assert [frame["data"]["id"] for frame in receive_events(websocket, 2)] == ["c1", "c2"]
         websocket.send_json({"action": "unsubscribe", "agent_id": "coder"})
         assert receive_type(websocket, "subscribed")["agents"] == []

@@ -42,7 +42,7 @@ def test_loopback_needs_no_keys(host: str) -> None:
 
 def test_public_bind_with_a_key_is_allowed() -> None:
     """With an API key, a public bind is accepted."""
-    assert Settings(host="0.0.0.0", api_keys="a-long-enough-random-key-123").api_key_set == {  # noqa: S104
+    assert Settings(host="0.0.0.0", api_keys="a-long-enough-random-key-123").api_key_set == {
         "a-long-enough-random-key-123"
     }
 

@@ -56,9 +56,7 @@ def serve(
         f"ESCAI {__version__} on http://{settings.host}:{settings.port}  "
         f"(database: {settings.resolved_database_url.split('@')[-1]})"
     )
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
-    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 @app.command()

@@ -37,11 +37,7 @@ def _free_port(host: str) -> int:
 
 async def run_demo(settings: Settings, console: Console | None, keep_running: bool = False) -> dict[str, Any]:
     """Start the server, replay the scripted runs live, and return a summary of what was stored."""
-    port = (
-        settings.port
-        if settings.port and _port_is_free(settings.host, settings.port)
-        else _free_port(settings.host)
-    )
+    port = settings.port if settings.port and _port_is_free(settings.host, settings.port) else _free_port(settings.host)
     settings = settings.model_copy(update={"port": port})
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=settings.host, port=port, log_config=None, access_log=False)
@@ -66,9 +62,7 @@ async def run_demo(settings: Settings, console: Console | None, keep_running: bo
                         progress.advance(task)
                         await asyncio.sleep(0.01)
             session_ids = [events[0].session_id for _, events in runs]
-            sessions = [
-                (await client.get(f"/api/v1/monitoring/sessions/{sid}")).json() for sid in session_ids
-            ]
+            sessions = [(await client.get(f"/api/v1/monitoring/sessions/{sid}")).json() for sid in session_ids]
         summary: dict[str, Any] = {
             "api": base,
             "database": settings.resolved_database_url.split("@")[-1],

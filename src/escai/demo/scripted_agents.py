@@ -48,9 +48,7 @@ def research_assistant(succeed: bool = True) -> list[AgentEvent]:
     agent = "research-assistant"
     task = "What year did the Hubble Space Telescope launch, and on which shuttle?"
     start = run.emit(agent, EventType.SESSION_START, task, attributes={semconv.ESCAI_TASK: task})
-    run.emit(
-        agent, EventType.PLAN, "1. search for the launch record 2. confirm with a second source 3. answer"
-    )
+    run.emit(agent, EventType.PLAN, "1. search for the launch record 2. confirm with a second source 3. answer")
     run.emit(agent, EventType.LLM_REQUEST, task, name="gpt-4o-mini", parent_id=start.id)
     run.emit(
         agent,
@@ -95,9 +93,7 @@ def research_assistant(succeed: bool = True) -> list[AgentEvent]:
                 status=EventStatus.ERROR,
                 duration_ms=5000,
             )
-            run.emit(
-                agent, EventType.THOUGHT, f"The search failed (attempt {attempt + 1}); maybe I should retry."
-            )
+            run.emit(agent, EventType.THOUGHT, f"The search failed (attempt {attempt + 1}); maybe I should retry.")
             call = run.emit(agent, EventType.TOOL_CALL, '{"query": "Hubble launch date"}', name="web_search")
         run.emit(
             agent,
@@ -135,9 +131,7 @@ def coding_team(succeed: bool) -> list[AgentEvent]:
         run.emit("coder", EventType.TOOL_RESULT, "patch applied", name="apply_patch", status=EventStatus.OK)
         run.emit("coder", EventType.TOOL_CALL, "pytest tests/test_pagination.py", name="run_tests")
         if succeed:
-            run.emit(
-                "coder", EventType.TOOL_RESULT, "3 passed in 0.12s", name="run_tests", status=EventStatus.OK
-            )
+            run.emit("coder", EventType.TOOL_RESULT, "3 passed in 0.12s", name="run_tests", status=EventStatus.OK)
         else:
             run.emit(
                 "coder",
@@ -152,9 +146,7 @@ def coding_team(succeed: bool) -> list[AgentEvent]:
             "reviewer: please check",
             attributes={semconv.ESCAI_HANDOFF_TARGET: "reviewer"},
         )
-        verdict = (
-            "Looks right; tests pass." if succeed else "Tests still fail; the patch did not change the bound."
-        )
+        verdict = "Looks right; tests pass." if succeed else "Tests still fail; the patch did not change the bound."
         run.emit("reviewer", EventType.MESSAGE, verdict)
     outcome = {semconv.ESCAI_OUTCOME_SUCCESS: succeed, semconv.ESCAI_OUTCOME_SCORE: 1.0 if succeed else 0.0}
     run.emit(

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
-import structlog
 from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,11 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from escai.bus.base import ChangeEvent, ChangeKind, EventBus
 from escai.exceptions import IngestError
 from escai.model.events import AgentEvent
+from escai.ops.logging import get_logger
 from escai.ops.metrics import IngestMetrics
 from escai.store.event_writer import DeadLetter, WriteResult, write_batch
 from escai.store.tables import event_processing_metrics
 
-logger = structlog.get_logger("escai.ingest.batcher")
+logger = get_logger("escai.ingest.batcher", component="ingest")
 
 
 class IngestOverloadedError(IngestError):
@@ -120,9 +120,7 @@ class Batcher:
             raise IngestError("the ingest writer is not running")
         submission = _Submission(events, dead_letters, source, asyncio.get_running_loop().create_future())
         if self._queued_events + submission.size > self._max_queued and self._queued_events > 0:
-            raise IngestOverloadedError(
-                f"ingest queue is full ({self._queued_events} events waiting); retry shortly"
-            )
+            raise IngestOverloadedError(f"ingest queue is full ({self._queued_events} events waiting); retry shortly")
         self._queued_events += submission.size
         self._metrics.queue_depth.set(self._queued_events)
         self._queue.put_nowait(submission)
@@ -208,9 +206,7 @@ class Batcher:
             except Exception as error:
                 if not _is_transient(error) or attempt >= self._retries:
                     self._metrics.write_failures.inc()
-                    logger.warning(
-                        "batch write failed", error=str(error), attempts=attempt + 1, size=len(events)
-                    )
+                    logger.warning("batch write failed", error=str(error), attempts=attempt + 1, size=len(events))
                     raise
                 attempt += 1
                 self._metrics.write_retries.inc()
@@ -240,8 +236,7 @@ class Batcher:
             return
         now = time.time()
         changes = [
-            ChangeEvent(ChangeKind.EVENT_STORED, event.session_id, event.agent_id, event, now)
-            for event in stored
+            ChangeEvent(ChangeKind.EVENT_STORED, event.session_id, event.agent_id, event, now) for event in stored
         ]
         sessions = {event.session_id: event.agent_id for event in stored}
         changes.extend(

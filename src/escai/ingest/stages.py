@@ -74,9 +74,7 @@ class Normalise:
                 f"timestamp: {event.timestamp.isoformat()} is more than {self._max_future_skew} in the future"
             )
         if event.timestamp < self._earliest:
-            raise InvalidEventError(
-                f"timestamp: {event.timestamp.isoformat()} is before {self._earliest.year}"
-            )
+            raise InvalidEventError(f"timestamp: {event.timestamp.isoformat()} is before {self._earliest.year}")
         changes: dict[str, Any] = {}
         # PostgreSQL cannot store NUL in text or JSONB; drop it everywhere so both engines store the same thing.
         for name in ("content", "name", "agent_name"):

@@ -55,9 +55,7 @@ class IngestMetrics:
         self.write_failures = Counter(
             "escai_ingest_write_failures", "Batch writes that failed for good.", registry=self.registry
         )
-        self.queue_depth = Gauge(
-            "escai_ingest_queue_depth", "Events waiting to be written.", registry=self.registry
-        )
+        self.queue_depth = Gauge("escai_ingest_queue_depth", "Events waiting to be written.", registry=self.registry)
         self.request_seconds = Histogram(
             "escai_http_request_seconds",
             "HTTP request latency by route and status.",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from escai._version import __version__
+from escai.ops.logging import log_context, new_correlation_id
 from escai.ops.metrics import IngestMetrics
 from escai.server import health, ws
 from escai.server.api.v1 import admin, agents, events, sessions
@@ -18,34 +19,51 @@ from escai.service import EscaiService
 from escai.settings import Settings
 
 
-class RequestMetricsMiddleware:
-    """Observe request latency by route template (not raw path, which would explode label cardinality)."""
+_CORRELATION_HEADERS = (b"x-correlation-id", b"x-request-id")
+_MAX_CORRELATION_ID = 128
+
+
+def _incoming_correlation_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name in _CORRELATION_HEADERS and 0 < len(value) <= _MAX_CORRELATION_ID and value.isascii():
+            text: str = value.decode().strip()
+            if text.isprintable():
+                return text
+    return None
+
+
+class RequestContextMiddleware:
+    """Give every request a correlation id (the client's, or a new one) for its log lines and response header,
+    and observe its latency by route template (not the raw path, which would explode label cardinality)."""
 
     def __init__(self, app: ASGIApp, metrics: IngestMetrics) -> None:
         self._app = app
         self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self._app(scope, receive, send)
             return
+        correlation_id = _incoming_correlation_id(scope) or new_correlation_id()
         started = time.perf_counter()
         status_code = 500
 
-        async def record_status(message: Message) -> None:
+        async def send_with_header(message: Message) -> None:
             nonlocal status_code
             if message["type"] == "http.response.start":
                 status_code = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-correlation-id", correlation_id.encode())]
             await send(message)
 
         try:
-            await self._app(scope, receive, record_status)
+            async with log_context(correlation_id=correlation_id, component="api"):
+                await self._app(scope, receive, send_with_header)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            self._metrics.request_seconds.labels(scope["method"], template, str(status_code)).observe(
-                time.perf_counter() - started
-            )
+            if scope["type"] == "http":
+                template = getattr(scope.get("route"), "path", "unmatched")
+                self._metrics.request_seconds.labels(scope["method"], template, str(status_code)).observe(
+                    time.perf_counter() - started
+                )
 
 
 def create_app(settings: Settings | None = None, service: EscaiService | None = None) -> FastAPI:
@@ -76,5 +94,5 @@ def create_app(settings: Settings | None = None, service: EscaiService | None = 
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(ws.router)
-    app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=service.metrics)
     return app

@@ -53,9 +53,7 @@ def _gunzip_limited(body: bytes, max_bytes: int) -> bytes:
 def parse_json(body: bytes) -> Any:
     """Parse JSON, turning every decode failure into a :class:`MalformedBodyError` that says where."""
     if not body.strip():
-        raise MalformedBodyError(
-            'request body is empty; expected a JSON array of events or {"events": [...]}', b""
-        )
+        raise MalformedBodyError('request body is empty; expected a JSON array of events or {"events": [...]}', b"")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:

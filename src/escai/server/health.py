@@ -40,9 +40,7 @@ async def health() -> HealthResponse:
     return HealthResponse(status="ok", version=__version__)
 
 
-@router.get(
-    "/ready", operation_id="ready", response_model=HealthResponse, responses={503: {"model": HealthResponse}}
-)
+@router.get("/ready", operation_id="ready", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def ready(service: ServiceDep) -> Response:
     """Readiness: 200 when the database answers and the writer runs, 503 otherwise."""
     result = await readiness(service)

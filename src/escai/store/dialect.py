@@ -38,9 +38,7 @@ def upsert(
     ``excluded`` refers to the row that was proposed, e.g. ``lambda ex: {"last_seen": ex.last_seen}``.
     """
     statement = _dialect_insert(table, dialect_name)
-    result: Insert = statement.on_conflict_do_update(
-        index_elements=key, set_=dict(updates(statement.excluded))
-    )
+    result: Insert = statement.on_conflict_do_update(index_elements=key, set_=dict(updates(statement.excluded)))
     return result
 
 

@@ -71,13 +71,7 @@ def _session_outcome(event: AgentEvent) -> tuple[str, bool | None, float | None]
     score = event.attributes.get(semconv.ESCAI_OUTCOME_SCORE)
     if not isinstance(success, bool):
         success = None if event.status is EventStatus.UNSET else event.status is EventStatus.OK
-    status = (
-        SessionStatus.UNKNOWN
-        if success is None
-        else SessionStatus.COMPLETED
-        if success
-        else SessionStatus.FAILED
-    )
+    status = SessionStatus.UNKNOWN if success is None else SessionStatus.COMPLETED if success else SessionStatus.FAILED
     return status.value, success, float(score) if isinstance(score, int | float) else None
 
 

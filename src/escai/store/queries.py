@@ -174,9 +174,7 @@ async def list_sessions(
 
 async def get_session(connection: AsyncConnection, session_id: str) -> MonitoringSession | None:
     """One session by id, or None."""
-    row = (
-        await connection.execute(select(monitoring_sessions).where(monitoring_sessions.c.id == session_id))
-    ).first()
+    row = (await connection.execute(select(monitoring_sessions).where(monitoring_sessions.c.id == session_id))).first()
     if row is None:
         return None
     return _session_from_row(row, (await _agents_of_sessions(connection, [session_id]))[session_id])
@@ -247,9 +245,7 @@ async def list_agents_by_ids(connection: AsyncConnection, agent_ids: list[str]) 
                 )
             )
         ).one()
-        found.append(
-            AgentSummary(row.id, row.name, row.framework, row.first_seen, row.last_seen, counts[0], counts[1])
-        )
+        found.append(AgentSummary(row.id, row.name, row.framework, row.first_seen, row.last_seen, counts[0], counts[1]))
     return found
 
 
@@ -267,9 +263,7 @@ class DeadLetterRecord:
 
 async def list_dead_letters(connection: AsyncConnection, limit: int = 100) -> list[DeadLetterRecord]:
     """The newest dead letters first."""
-    query = (
-        select(dead_letter_events).order_by(dead_letter_events.c.id.desc()).limit(min(limit, MAX_PAGE_SIZE))
-    )
+    query = select(dead_letter_events).order_by(dead_letter_events.c.id.desc()).limit(min(limit, MAX_PAGE_SIZE))
     return [
         DeadLetterRecord(row.id, row.received_at, row.source, row.event_id, row.reason, row.payload)
         for row in (await connection.execute(query)).all()

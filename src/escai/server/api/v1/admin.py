@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from escai.server.deps import ConnectionDep, ServiceDep, SettingsDep
 from escai.server.health import readiness
 from escai.server.schemas import HealthResponse
-from escai.store.processing_health import ProcessingHealth, processing_health
+from escai.store.seed_repository import EventProcessingHealth, list_event_processing_health
 from escai.store.queries import list_dead_letters
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -35,12 +35,15 @@ async def admin_health(service: ServiceDep) -> HealthResponse:
     return await readiness(service)
 
 
-@router.get("/metrics", operation_id="admin_ingest_metrics", response_model=list[ProcessingHealth])
+@router.get("/metrics", operation_id="admin_ingest_metrics", response_model=list[EventProcessingHealth])
 async def admin_metrics(
-    connection: ConnectionDep, hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24
-) -> list[ProcessingHealth]:
-    """Ingest batches over the last ``hours``: count, events, failures, p50/p95/p99 write time, queue wait."""
-    return await processing_health(connection, hours)
+    connection: ConnectionDep,
+    hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24,
+    stage: str | None = None,
+) -> list[EventProcessingHealth]:
+    """Ingest batches per stage and hour over the last ``hours``: counts, failures, p50/p95/p99, queue wait."""
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    return await list_event_processing_health(connection, stage=stage, since=since)
 
 
 @router.get("/dead-letters", operation_id="list_dead_letters", response_model=list[DeadLetterResponse])
@@ -54,9 +57,7 @@ async def dead_letters(
 @router.get("/config", operation_id="admin_config")
 async def admin_config(settings: SettingsDep) -> dict[str, Any]:
     """The settings in force; secrets and the database password are never shown."""
-    shown = settings.model_dump(
-        mode="json", exclude={"api_keys", "jwt_secret", "pii_hash_key", "database_url"}
-    )
+    shown = settings.model_dump(mode="json", exclude={"api_keys", "jwt_secret", "pii_hash_key", "database_url"})
     shown["database"] = settings.resolved_database_url.split("@")[-1]
     shown["authentication"] = bool(settings.api_key_set)
     return shown

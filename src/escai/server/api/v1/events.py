@@ -99,9 +99,7 @@ async def ingest_events(request: Request, service: ServiceDep) -> Response:
         accepted=result.accepted,
         duplicates=result.duplicates,
         filtered=result.filtered,
-        rejected=[
-            RejectedEvent(index=item.index, id=item.event_id, reason=item.reason) for item in result.rejected
-        ],
+        rejected=[RejectedEvent(index=item.index, id=item.event_id, reason=item.reason) for item in result.rejected],
     )
     code = HTTP_422 if result.rejected else status.HTTP_200_OK
     return json_response(response.model_dump(), status_code=code)
@@ -121,9 +119,7 @@ async def get_events(
     """Events in ingest order, filtered by session, agent, type and time."""
     page = await list_events(
         connection,
-        EventFilter(
-            session_id=session_id, agent_id=agent_id, types=type, since=since, until=until, after_seq=cursor
-        ),
+        EventFilter(session_id=session_id, agent_id=agent_id, types=type, since=since, until=until, after_seq=cursor),
         limit,
     )
     return EventPageResponse(events=page.events, next_cursor=page.next_cursor)
