@@ -21,13 +21,13 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import orjson
 import psycopg2
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import free_port, machine, running_server
+from _rawhttp import RawConnection, build_post
 
 
 def make_payloads(total: int, batch: int) -> list[bytes]:
@@ -61,22 +61,23 @@ def make_payloads(total: int, batch: int) -> list[bytes]:
 
 
 async def post_all(base: str, payloads: list[bytes], clients: int) -> list[float]:
-    """Send every payload with ``clients`` concurrent connections; return per-request latencies."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for payload in payloads:
-        queue.put_nowait(payload)
+    """Send every payload with ``clients`` concurrent keep-alive connections; return per-request latencies."""
+    host, port = base.removeprefix("http://").split(":")
+    requests = [build_post("/api/v1/events", payload, f"{host}:{port}") for payload in payloads]
     latencies: list[float] = []
 
     async def worker() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
-            while not queue.empty():
-                payload = queue.get_nowait()
+        connection = await RawConnection.open(host, int(port))
+        try:
+            while requests:
+                raw = requests.pop()
                 started = time.perf_counter()
-                response = await client.post(
-                    "/api/v1/events", content=payload, headers={"content-type": "application/json"}
-                )
-                response.raise_for_status()
+                status, body = await connection.request(raw)
+                if status != 200:
+                    raise RuntimeError(f"ingest answered {status}: {body[:300]!r}")
                 latencies.append(time.perf_counter() - started)
+        finally:
+            await connection.close()
 
     await asyncio.gather(*(worker() for _ in range(clients)))
     return latencies

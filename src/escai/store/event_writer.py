@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import Insert, case, func, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escai.model import semconv
 from escai.model.events import AgentEvent, EventStatus, EventType
 from escai.model.records import SessionStatus
-from escai.store.dialect import bulk_insert_ignoring_duplicates, greatest, least, timestamp_parameter, upsert
+from escai.store.dialect import bulk_insert_new, greatest, least, timestamp_parameter, upsert
 from escai.store.tables import agent_events, agents, dead_letter_events, monitoring_sessions
 
 
@@ -44,9 +45,6 @@ EVENT_COLUMNS = (
     "duration_ms", "status", "ingested_at",
 )  # fmt: skip
 
-_ID_LOOKUP_CHUNK = 500
-
-
 def event_row(event: AgentEvent, ingested_at: Any, timestamp: Callable[[datetime], Any]) -> tuple[Any, ...]:
     """The ``agent_events`` row of an event in driver form, in :data:`EVENT_COLUMNS` order."""
     return (
@@ -55,15 +53,6 @@ def event_row(event: AgentEvent, ingested_at: Any, timestamp: Callable[[datetime
         event.content, orjson.dumps(event.attributes).decode(), event.tokens_input, event.tokens_output,
         event.cost, event.duration_ms, event.status.value, ingested_at,
     )  # fmt: skip
-
-
-async def _already_stored(connection: AsyncConnection, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), _ID_LOOKUP_CHUNK):
-        chunk = ids[start : start + _ID_LOOKUP_CHUNK]
-        query = select(agent_events.c.id).where(agent_events.c.id.in_(chunk))
-        found.update((await connection.execute(query)).scalars().all())
-    return found
 
 
 def _session_outcome(event: AgentEvent) -> tuple[str, bool | None, float | None]:
@@ -153,15 +142,15 @@ async def write_batch(
         else:
             unique[event.id] = event
     if unique:
-        # One writer per database process: ids not found here are new, and the insert below stores them. The
-        # ON CONFLICT clause still guards against a concurrent writer in another process (PostgreSQL).
-        existing = await _already_stored(connection, list(unique))
-        result.duplicate_ids.extend(existing)
-        result.stored = [event for event_id, event in unique.items() if event_id not in existing]
         timestamp = timestamp_parameter(dialect)
         ingested = timestamp(ingested_at)
-        rows = [event_row(event, ingested, timestamp) for event in result.stored]
-        await bulk_insert_ignoring_duplicates(connection, agent_events, EVENT_COLUMNS, rows)
+        rows = [event_row(event, ingested, timestamp) for event in unique.values()]
+        inserted = await bulk_insert_new(connection, agent_events, EVENT_COLUMNS, rows)
+        for event_id, event in unique.items():
+            if event_id in inserted:
+                result.stored.append(event)
+            else:
+                result.duplicate_ids.append(event_id)
     if result.stored:
         await _upsert_sessions(connection, dialect, result.stored)
         await _upsert_agents(connection, dialect, result.stored)
@@ -182,7 +171,9 @@ async def write_batch(
     return result
 
 
-async def _upsert_sessions(connection: AsyncConnection, dialect: str, events: Sequence[AgentEvent]) -> None:
+@lru_cache(maxsize=4)
+def _session_upsert(dialect: str) -> Insert:
+    # Built once per dialect: constructing and cache-keying this statement costs milliseconds per batch.
     table = monitoring_sessions.c
 
     def merge(excluded: Any) -> dict[str, Any]:
@@ -202,10 +193,11 @@ async def _upsert_sessions(connection: AsyncConnection, dialect: str, events: Se
             "outcome_score": case((ended, excluded.outcome_score), else_=table.outcome_score),
         }
 
-    await connection.execute(upsert(monitoring_sessions, dialect, ["id"], merge), _session_rows(events))
+    return upsert(monitoring_sessions, dialect, ["id"], merge)
 
 
-async def _upsert_agents(connection: AsyncConnection, dialect: str, events: Sequence[AgentEvent]) -> None:
+@lru_cache(maxsize=4)
+def _agent_upsert(dialect: str) -> Insert:
     table = agents.c
 
     def merge(excluded: Any) -> dict[str, Any]:
@@ -216,4 +208,12 @@ async def _upsert_agents(connection: AsyncConnection, dialect: str, events: Sequ
             "framework": func.coalesce(table.framework, excluded.framework),
         }
 
-    await connection.execute(upsert(agents, dialect, ["id"], merge), _agent_rows(events))
+    return upsert(agents, dialect, ["id"], merge)
+
+
+async def _upsert_sessions(connection: AsyncConnection, dialect: str, events: Sequence[AgentEvent]) -> None:
+    await connection.execute(_session_upsert(dialect), _session_rows(events))
+
+
+async def _upsert_agents(connection: AsyncConnection, dialect: str, events: Sequence[AgentEvent]) -> None:
+    await connection.execute(_agent_upsert(dialect), _agent_rows(events))
