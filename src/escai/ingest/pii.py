@@ -374,7 +374,7 @@ _TRIGGER_RE: Final = re.compile(r"[0-9@:=]|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|
 _SHORT_TEXT: Final = 256
 # Events repeat the same short strings (keys, roles, model and tool names, header values). Those found
 # clean are remembered, per masker since the answer depends on the config, so a repeat costs one dict
-# lookup. Only clean strings are kept, so the cache never holds PII; it is simply emptied when full, which
+# lookup. Only strings with nothing to mask are kept, never PII; the cache is emptied when full, which
 # is thread-safe and costs one re-check per hot string per refill.
 _CLEAN_CACHE_MAX_LENGTH: Final = 128
 _CLEAN_CACHE_SIZE: Final = 8192
