@@ -18,7 +18,6 @@ from escai.server.deps import require_api_key
 from escai.service import EscaiService
 from escai.settings import Settings
 
-
 _CORRELATION_HEADERS = (b"x-correlation-id", b"x-request-id")
 _MAX_CORRELATION_ID = 128
 

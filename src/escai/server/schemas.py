@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
 from escai.model.events import AgentEvent
@@ -53,18 +51,6 @@ class SessionPageResponse(BaseModel):
     total: int
     limit: int
     offset: int
-
-
-class AgentResponse(BaseModel):
-    """An agent with its activity counts."""
-
-    id: str
-    name: str | None
-    framework: str | None
-    first_seen: datetime
-    last_seen: datetime
-    session_count: int
-    event_count: int
 
 
 class HealthResponse(BaseModel):

@@ -193,20 +193,23 @@ class AgentSummary:
     event_count: int
 
 
-async def list_agents(connection: AsyncConnection, limit: int = 100, offset: int = 0) -> list[AgentSummary]:
-    """Agents, most recently active first, with their session and event counts."""
+async def list_agents(
+    connection: AsyncConnection, limit: int = 100, offset: int = 0, agent_id: str | None = None
+) -> list[AgentSummary]:
+    """Agents, most recently active first, with their session and event counts (one agent when ``agent_id``)."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    counts = (
-        select(
-            agent_events.c.agent_id,
-            func.count(func.distinct(agent_events.c.session_id)).label("sessions"),
-            func.count().label("events"),
-        )
-        .group_by(agent_events.c.agent_id)
-        .subquery()
-    )
+    counted = select(
+        agent_events.c.agent_id,
+        func.count(func.distinct(agent_events.c.session_id)).label("sessions"),
+        func.count().label("events"),
+    ).group_by(agent_events.c.agent_id)
+    query = select(agents)
+    if agent_id is not None:
+        counted = counted.where(agent_events.c.agent_id == agent_id)
+        query = query.where(agents.c.id == agent_id)
+    counts = counted.subquery()
     query = (
-        select(agents, counts.c.sessions, counts.c.events)
+        query.add_columns(counts.c.sessions, counts.c.events)
         .join(counts, counts.c.agent_id == agents.c.id, isouter=True)
         .order_by(agents.c.last_seen.desc(), agents.c.id)
         .limit(limit)
@@ -228,25 +231,8 @@ async def list_agents(connection: AsyncConnection, limit: int = 100, offset: int
 
 async def get_agent(connection: AsyncConnection, agent_id: str) -> AgentSummary | None:
     """One agent by id, or None."""
-    for agent in await list_agents_by_ids(connection, [agent_id]):
-        return agent
-    return None
-
-
-async def list_agents_by_ids(connection: AsyncConnection, agent_ids: list[str]) -> list[AgentSummary]:
-    """The agents with the given ids, with their counts."""
-    query = select(agents).where(agents.c.id.in_(agent_ids))
-    found = []
-    for row in (await connection.execute(query)).all():
-        counts = (
-            await connection.execute(
-                select(func.count(func.distinct(agent_events.c.session_id)), func.count()).where(
-                    agent_events.c.agent_id == row.id
-                )
-            )
-        ).one()
-        found.append(AgentSummary(row.id, row.name, row.framework, row.first_seen, row.last_seen, counts[0], counts[1]))
-    return found
+    found = await list_agents(connection, limit=1, agent_id=agent_id)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from escai.server.deps import ConnectionDep, ServiceDep, SettingsDep
 from escai.server.health import readiness
 from escai.server.schemas import HealthResponse
+from escai.store.queries import DeadLetterRecord, list_dead_letters
 from escai.store.seed_repository import EventProcessingHealth, list_event_processing_health
-from escai.store.queries import list_dead_letters
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-
-
-class DeadLetterResponse(BaseModel):
-    """A refused record with the reason."""
-
-    id: int
-    received_at: datetime
-    source: str
-    event_id: str | None
-    reason: str
-    payload: str
 
 
 @router.get("/health", operation_id="admin_health", response_model=HealthResponse)
@@ -46,12 +33,12 @@ async def admin_metrics(
     return await list_event_processing_health(connection, stage=stage, since=since)
 
 
-@router.get("/dead-letters", operation_id="list_dead_letters", response_model=list[DeadLetterResponse])
+@router.get("/dead-letters", operation_id="list_dead_letters", response_model=list[DeadLetterRecord])
 async def dead_letters(
     connection: ConnectionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[DeadLetterResponse]:
+) -> list[DeadLetterRecord]:
     """Refused records, newest first, with why they were refused."""
-    return [DeadLetterResponse(**asdict(item)) for item in await list_dead_letters(connection, limit)]
+    return await list_dead_letters(connection, limit)
 
 
 @router.get("/config", operation_id="admin_config")

@@ -2,41 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from escai.server.deps import ConnectionDep
-from escai.server.schemas import AgentResponse, SessionPageResponse
-from escai.store.queries import SessionFilter, get_agent, list_agents, list_sessions
+from escai.server.schemas import SessionPageResponse
+from escai.store.queries import AgentSummary, SessionFilter, get_agent, list_agents, list_sessions
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 
 
-@router.get("", operation_id="list_agents", summary="List agents", response_model=list[AgentResponse])
+@router.get("", operation_id="list_agents", summary="List agents", response_model=list[AgentSummary])
 async def get_agents(
     connection: ConnectionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[AgentResponse]:
+) -> list[AgentSummary]:
     """Agents, most recently active first, with session and event counts."""
-    return [AgentResponse(**asdict(agent)) for agent in await list_agents(connection, limit, offset)]
+    return await list_agents(connection, limit, offset)
 
 
 @router.get(
     "/{agent_id}",
     operation_id="get_agent",
     summary="One agent",
-    response_model=AgentResponse,
+    response_model=AgentSummary,
     responses={404: {"description": "No such agent."}},
 )
-async def get_one_agent(agent_id: str, connection: ConnectionDep) -> AgentResponse:
+async def get_one_agent(agent_id: str, connection: ConnectionDep) -> AgentSummary:
     """An agent with its counts."""
     agent = await get_agent(connection, agent_id)
     if agent is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no agent with id {agent_id!r}")
-    return AgentResponse(**asdict(agent))
+    return agent
 
 
 @router.get(
