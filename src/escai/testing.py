@@ -1,10 +1,10 @@
 """Helpers for testing code instrumented with ESCAI: capture the events it emits, in memory.
 
-    from escai.testing import capture_events
+from escai.testing import capture_events
 
-    with capture_events() as captured:
-        run_my_agent()
-    assert [event.type for event in captured.events()] == [...]
+with capture_events() as captured:
+    run_my_agent()
+assert [event.type for event in captured.events()] == [...]
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from escai._version import __version__
 from escai.cli import db as db_commands
 from escai.cli import sessions as session_commands
 from escai.cli.common import settings_with
+from escai.cli.importer import import_command
+from escai.cli.run import run_command
 from escai.exceptions import ConfigurationError
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(session_commands.app, name="sessions")
+app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run_command)
+app.command("import")(import_command)
 console = Console()
 
 

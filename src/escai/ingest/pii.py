@@ -76,6 +76,7 @@ Known limits (all deliberate trade-offs for speed or against false positives):
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -180,6 +181,12 @@ class MaskedValue(NamedTuple):
     counts: dict[str, int]
 
 
+# What a NamedTuple's generated __new__ ends up calling, without its Python frame (~0.1 us per result, paid
+# twice per event).
+_new_mask_result: Final = functools.partial(tuple.__new__, MaskResult)
+_new_masked_value: Final = functools.partial(tuple.__new__, MaskedValue)
+
+
 # --------------------------------------------------------------------------------------------------------
 # Secret-named keys
 # --------------------------------------------------------------------------------------------------------
@@ -250,8 +257,9 @@ _VENDOR_KEY_RES: Final = (
     re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*", re.ASCII),  # JWT ('{"' header)
 )
 _VENDOR_PREFIX: Final = {"sk": len("sk-"), "xox": len("xoxb-"), "gh": len("ghp_"), "pat": len("github_pat_")}
-# Substrings without which each vendor pattern cannot match; tested first on short strings (see _mask).
-_VENDOR_NEEDLES: Final = (("sk-", "xox"), ("gh",), ("AKIA", "ASIA", "AIza"), ("eyJ",))
+# Before each scan, the character it starts on (a memchr, ~30 ns), then the substrings without which it cannot
+# match (~0.15 us each, half the cost of the scan): most agent texts have a "-" or a "_", few an "sk-".
+_VENDOR_NEEDLES: Final = (("-", ("sk-", "xox")), ("_", ("gh",)), ("A", ("AKIA", "ASIA", "AIza")), ("J", ("eyJ",)))
 _VENDOR_SCANS: Final = tuple(zip(_VENDOR_KEY_RES, _VENDOR_NEEDLES, strict=True))
 # Characters that may not touch a key on either side, or it is part of a longer identifier.
 _TOKEN_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -309,13 +317,22 @@ _TEMPLATE_RE: Final = re.compile(
 
 # Every card, phone and IPv4 candidate lies in a run of digits, spaces, dots, dashes and parentheses of at
 # least 7 characters. Digits are frequent, so a character-class scan for such runs is slow (about 14 us per
-# KB); instead the text is mapped once to its "shape" (digit -> "0", separator -> ".", other -> "x"; the
-# ASCII encode with "replace" keeps one byte per character) where the scan starts on a literal and costs
-# about 3 us per KB, encoding included. One cluster scan serves the card, phone and IPv4 detectors.
-_SHAPE_TABLE: Final = bytes(
-    ord("0") if chr(byte) in "0123456789" else ord(".") if chr(byte) in " .-()" else ord("x") for byte in range(256)
-)
-_DIGIT_CLUSTER_RE: Final = re.compile(rb"0[0.]{5,}0")
+# KB); instead the text is mapped once to its "shape" (digit -> "0", separator -> ".", ASCII letter -> its
+# lower case, anything else kept; the ASCII encode with "replace" keeps one byte per character) where the
+# scan starts on a literal and costs about 3 us per KB, encoding included. One cluster scan serves the card,
+# phone and IPv4 detectors, and the lower-cased letters serve the keyword tests of the bearer and secret
+# detectors, so one translation replaces a str.lower() too.
+def _shape_byte(byte: int) -> int:
+    char = chr(byte)
+    if char in "0123456789":
+        return ord("0")
+    if char in " .-()":
+        return ord(".")
+    return ord(char.lower()) if "A" <= char <= "Z" else byte
+
+
+_SHAPE_TABLE: Final = bytes(_shape_byte(byte) for byte in range(256))
+_DIGIT_CLUSTER_RE: Final = re.compile(r"0[0.]{5,}0")
 
 _CARD_RE: Final = re.compile(
     r"""
@@ -346,6 +363,11 @@ _PHONE_RE: Final = re.compile(
     re.ASCII | re.VERBOSE,
 )
 
+# Without one of these no phone pattern can match: a "+" (international), a trunk "0" starting a number
+# (national, with the pattern's own boundary test) or a "555-0100" pair of groups (North American). Tested
+# on a cluster before the full pattern, it keeps ISO dates and times ("2026-11-23 17:49") away from it.
+_PHONE_HINT_RE: Final = re.compile(r"\+|(?<![A-Za-z0-9_+.\-/:#])0[0-9]|[0-9]{3}[ .\-][0-9]{4}", re.ASCII)
+
 _IPV4_RE: Final = re.compile(
     r"[0-9](?<![A-Za-z0-9_.].)[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}(?![A-Za-z0-9_]|\.[0-9])", re.ASCII
 )
@@ -364,14 +386,23 @@ _IPV6_RE: Final = re.compile(
     re.ASCII | re.VERBOSE,
 )
 _IPV6_MAX_LENGTH: Final = 45  # "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+# "[::2]", "[::-1]": Python slices, the commonest "::" in agent text. All the address pattern can make of one
+# ("::", "::2") has no group of three digits and fewer than three groups, which _check_ipv6 drops while
+# loopback addresses are kept; this one match settles it, without the walk back and the full pattern.
+_IPV6_SLICE_RE: Final = re.compile(r"(?<![0-9A-Fa-f:])::[0-9A-Fa-f]{0,2}(?![0-9A-Fa-f:.])", re.ASCII)
 
-# Short strings (roles, tool names, model names, ids: most strings inside an event) pay a fixed cost of
-# about 0.3 us per regex call, not a per-character cost. For them one scan answers "could any detector fire
-# at all?", and substring tests (about 50 ns each on a short string) gate each regex. Long texts nearly
-# always contain a digit or a colon and pay about 1 us per KB for a substring test, as much as for the
-# regex, so they skip both pre-checks.
+# Gates. Most events hold no PII at all, so the masker's cost is what it takes to prove a text clean. On a
+# 200-character text every scan costs about 1 ns per character plus a fixed 0.1-0.3 us, except a one-character
+# substring test (memchr, 30 ns); a regex starting on a character class costs 5-7 ns per character, which
+# rules out one big "could anything match?" alternation. So each detector runs only behind its own cheapest
+# necessary condition (see PiiMasker._find_spans): "@" for e-mails and URL credentials, a ":" or "=" plus a
+# keyword for key/value secrets, "bearer", the anchor character of each vendor scan, a digit cluster in the
+# shape (below) and an IPv6 hint.
+#
+# Short strings (roles, tool and model names, ids) pay the fixed cost, not the per-character one: for them
+# one trigger scan answers "could any detector fire at all?" before any gate runs.
 _TRIGGER_RE: Final = re.compile(r"[0-9@:=]|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|eyJ|[Bb]earer|BEARER")
-_SHORT_TEXT: Final = 256
+_TRIGGER_MAX_LENGTH: Final = 64
 # Events repeat the same short strings (keys, roles, model and tool names, header values). Those found
 # clean are remembered, per masker since the answer depends on the config, so a repeat costs one dict
 # lookup. Only strings with nothing to mask are kept, never PII; the cache is emptied when full, which
@@ -446,7 +477,7 @@ class PiiMasker:
         masked = self._mask(text, counts)
         if counts:
             self._add_totals(counts)
-        return MaskResult(masked, counts)
+        return _new_mask_result((masked, counts))
 
     def mask_value(self, value: Any) -> Any:
         """Return a masked copy of a JSON-like value; see :meth:`mask_json` for the rules and the counts."""
@@ -462,10 +493,11 @@ class PiiMasker:
         objects (sets, datetimes, bytes) are returned as they are.
         """
         counts: dict[str, int] = {}
-        masked = self._walk(value, counts)
+        # Attributes are a dict: straight to the mapping walk, past _walk's chain of type tests.
+        masked = self._walk_mapping(value, counts) if value.__class__ is dict else self._walk(value, counts)
         if counts:
             self._add_totals(counts)
-        return MaskedValue(masked, counts)
+        return _new_masked_value((masked, counts))
 
     # ---------------------------------------------------------------------------------------------- walking
 
@@ -488,40 +520,46 @@ class PiiMasker:
     def _walk_mapping(self, value: Mapping[Any, Any], counts: dict[str, int]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         clean_keys = self._clean_keys
-        mask = self._mask
+        clean = self._clean
+        renamed = False  # until a key is masked, kept keys are as distinct as in the input: no clash test
         for key, item in value.items():
-            if not isinstance(key, str):
-                out[key] = self._walk(item, counts)
-                continue
             # Keys repeat in every event: a clean key is looked up once, with its is_secret_key answer.
             secret = clean_keys.get(key)
             if secret is None:
-                new_key = mask(key, counts)
-                secret = self._secret and is_secret_key(key)
-                if new_key is key and len(key) <= _CLEAN_CACHE_MAX_LENGTH:
-                    if len(self._clean_keys) >= _CLEAN_CACHE_SIZE:
-                        self._clean_keys.clear()
-                    self._clean_keys[key] = secret
+                if not isinstance(key, str):
+                    out[key] = self._walk(item, counts)
+                    continue
+                new_key, secret = self._walk_key(key, counts)
+                renamed = renamed or new_key is not key
             else:
                 new_key = key
-            if new_key in out:
-                # Two different e-mails as keys both become "[EMAIL]" (or one meets a literal "[EMAIL]" key):
-                # keep both entries, not the last.
-                suffix = 2
-                while f"{new_key}~{suffix}" in out:
-                    suffix += 1
-                new_key = f"{new_key}~{suffix}"
+            if renamed and new_key in out:
+                new_key = _unclash(new_key, out)
             if secret and _holds_secret(item):
                 _bump(counts, PiiKind.SECRET)
                 normalised = item if isinstance(item, str) else repr(item)
                 out[new_key] = self._replacement(PiiKind.SECRET, normalised)
-            elif isinstance(item, str):
-                out[new_key] = mask(item, counts)
-            elif item is None or isinstance(item, (int, float)):
+                continue
+            # Exact type tests: cheaper than isinstance, and subclasses take the general path in _walk.
+            kind = item.__class__
+            if kind is str:
+                # The two cheap exits of _mask inlined: a short value or one already found clean.
+                out[new_key] = item if len(item) < _MIN_LENGTH or item in clean else self._mask(item, counts)
+            elif kind is int or kind is float or kind is bool or item is None:
                 out[new_key] = item
             else:
                 out[new_key] = self._walk(item, counts)
         return out
+
+    def _walk_key(self, key: str, counts: dict[str, int]) -> tuple[str, bool]:
+        """A dict key masked, and whether it names a secret; remembers clean keys with that answer."""
+        new_key = self._mask(key, counts)
+        secret = self._secret and is_secret_key(key)
+        if new_key is key and len(key) <= _CLEAN_CACHE_MAX_LENGTH:
+            if len(self._clean_keys) >= _CLEAN_CACHE_SIZE:
+                self._clean_keys.clear()
+            self._clean_keys[key] = secret
+        return new_key, secret
 
     # ---------------------------------------------------------------------------------------------- text
 
@@ -532,34 +570,38 @@ class PiiMasker:
         cacheable = length <= _CLEAN_CACHE_MAX_LENGTH
         if cacheable and text in self._clean:
             return text
-        short = length <= _SHORT_TEXT
-        if short and _TRIGGER_RE.search(text) is None:
-            if cacheable:
-                self._remember_clean(text)
-            return text
-        spans: list[_Span] = []
-        # Lower-cased once for the case-insensitive keyword scans of the bearer and secret detectors.
-        lowered = text.lower() if self._bearer or self._secret else ""
-        if self._bearer and "bearer" in lowered:
-            self._find_bearer(text, spans)
-        if self._api_key:
-            self._find_vendor_keys(text, short, spans)
-        if self._secret and (not short or ":" in text or "=" in text):
-            self._find_key_values(text, lowered, short, spans)
-        has_at = "@" in text  # a one-character test is a memchr, ten times cheaper than a scan for a word
-        if self._secret and has_at:
-            self._find_url_credentials(text, spans)
-        if self._email and has_at:
-            self._find_emails(text, spans)
-        if self._digit_kinds:
-            self._find_in_digit_clusters(text, spans)
-        if self._ip and ":" in text:
-            self._find_ipv6(text, spans)
+        if length <= _TRIGGER_MAX_LENGTH and _TRIGGER_RE.search(text) is None:
+            spans: list[_Span] = []
+        else:
+            spans = self._find_spans(text)
         if not spans:
             if cacheable:
                 self._remember_clean(text)
             return text
         return self._replace(text, spans, counts)
+
+    def _find_spans(self, text: str) -> list[_Span]:
+        """Every detection in ``text``, each detector behind a test it cannot match without (see "Gates")."""
+        spans: list[_Span] = []
+        if "@" in text:  # a one-character test is a memchr, ten times cheaper than any other scan
+            if self._secret and "://" in text:
+                self._find_url_credentials(text, spans)
+            if self._email:
+                self._find_emails(text, spans)
+        if self._api_key:
+            self._find_vendor_keys(text, spans)
+        # Decoded back to str: a substring test on bytes costs twice as much, more than the decoding.
+        shape = text.encode("ascii", "replace").translate(_SHAPE_TABLE).decode("ascii")
+        if self._bearer and "bearer" in shape:
+            self._find_bearer(text, spans)
+        has_colon = ":" in text
+        if self._secret and (has_colon or "=" in text):  # a key/value secret needs its ":" or "="
+            self._find_key_values(text, shape, spans)
+        if self._digit_kinds:
+            self._find_in_digit_clusters(text, shape, spans)
+        if self._ip and has_colon:
+            self._find_ipv6(text, spans)
+        return spans
 
     def _remember_clean(self, text: str) -> None:
         if len(self._clean) >= _CLEAN_CACHE_SIZE:
@@ -596,15 +638,16 @@ class PiiMasker:
     # ---------------------------------------------------------------------------------------------- detectors
 
     @staticmethod
-    def _find_vendor_keys(text: str, short: bool, spans: list[_Span]) -> None:
-        for pattern, needles in _VENDOR_SCANS:
-            if short:
-                # A plain loop: any() over a generator costs more than the substring tests themselves.
-                for needle in needles:
-                    if needle in text:
-                        break
-                else:
-                    continue
+    def _find_vendor_keys(text: str, spans: list[_Span]) -> None:
+        for pattern, (anchor, needles) in _VENDOR_SCANS:
+            if anchor not in text:
+                continue
+            # A plain loop: any() over a generator costs more than the substring tests themselves.
+            for needle in needles:
+                if needle in text:
+                    break
+            else:
+                continue
             for match in pattern.finditer(text):
                 group = match.lastgroup
                 start = match.start() if group is None else match.start(group) - _VENDOR_PREFIX[group]
@@ -626,17 +669,33 @@ class PiiMasker:
             spans.append((match.start("tok"), match.end("tok"), PiiKind.BEARER_TOKEN, token))
 
     @staticmethod
-    def _find_key_values(text: str, lowered: str, short: bool, spans: list[_Span]) -> None:
+    def _find_key_values(text: str, shape: str, spans: list[_Span]) -> None:
+        # Most texts hold none of the keywords: a substring test each (~0.15 us on 200 characters) settles it
+        # before any scan (~0.3 us each). The shape has ASCII letters lower-cased; other texts are lower-cased
+        # in full, because a few non-ASCII letters lower-case to ASCII ones (the Kelvin sign to "k").
+        lowered = text.lower() if not text.isascii() else ""
+        haystack = lowered or shape
+        # Spelled out rather than a loop: this is the common exit, and the loop costs as much as the tests.
+        if not (
+            "passw" in haystack
+            or "secret" in haystack
+            or "token" in haystack
+            or "key" in haystack
+            or "authoriz" in haystack
+            or "cookie" in haystack
+        ):
+            return
+        keywords = [pattern for keyword, pattern in _KV_KEYWORD_SCANS if keyword in haystack]
+        lowered = lowered or text.lower()
         if len(lowered) == len(text):
             hits: list[tuple[int, int]] = []
-            for keyword, pattern in _KV_KEYWORD_SCANS:
-                if short and keyword not in lowered:
-                    continue
+            for pattern in keywords:
                 for match in pattern.finditer(lowered):
                     hits.append((match.start(), match.end()))
             hits.sort()
         else:
-            # A few characters lower-case to two ("İ"), shifting positions: use the slower any-case scan.
+            # A few characters lower-case to two ("İ"), shifting positions: use the slower any-case scan. An
+            # ASCII keyword in any case still shows in ``lowered``, so the test above holds for it too.
             hits = [(match.start(), match.end()) for match in _KV_KEYWORD_ANYCASE_RE.finditer(text)]
         done_until = -1
         length = len(text)
@@ -688,16 +747,18 @@ class PiiMasker:
                 continue  # "git@github.com:org/repo.git" is a service account in a remote URL, not a person
             spans.append((start, match.end(), PiiKind.EMAIL, text[start : match.end()].lower()))
 
-    def _find_in_digit_clusters(self, text: str, spans: list[_Span]) -> None:
-        shape = text.encode("ascii", "replace").translate(_SHAPE_TABLE)
+    def _find_in_digit_clusters(self, text: str, shape: str, spans: list[_Span]) -> None:
+        first = _DIGIT_CLUSTER_RE.search(shape)
+        if first is None:
+            return  # the common case; a plain search costs less than setting up finditer
         ip, card, phone = self._ip, self._card, self._phone
-        for cluster in _DIGIT_CLUSTER_RE.finditer(shape):
+        for cluster in _DIGIT_CLUSTER_RE.finditer(shape, first.start()):
             # Most clusters are dates, times and counters that no detector wants; the tests are ordered so
             # that those leave after a count or two. Needs: IPv4 three dots; card 13+ digits; international
             # phone 8+ digits after a "+"; national phone 9+ digits with separators (which skips ISO dates
             # and plain ids).
             start, end = cluster.span()
-            digits = shape.count(48, start, end)  # 48 is "0", the shape of every digit
+            digits = shape.count("0", start, end)  # "0" is the shape of every digit
             separators = end - start - digits
             wants_ip = ip and separators >= 3 and text.count(".", start, end) >= 3
             wants_card = card and digits >= 13
@@ -713,7 +774,7 @@ class PiiMasker:
                 self._find_ipv4(text, low, high, spans)
             if wants_card:
                 self._find_cards(text, low, high, spans)
-            if wants_phone:
+            if wants_phone and _PHONE_HINT_RE.search(text, low, high) is not None:
                 self._find_phones(text, low, high, spans)
 
     @staticmethod
@@ -760,6 +821,8 @@ class PiiMasker:
             position = hint.start()
             if position < done_until:
                 continue
+            if self._keep_loopback and _IPV6_SLICE_RE.match(text, position) is not None:
+                continue  # a slice; it holds no other colon, so no later hint is affected
             # Walk back to the start of the hex-and-colon run holding this colon; the pattern then decides.
             start = position
             while start > 0 and text[start - 1] in _IPV6_CHARS and position - start < _IPV6_MAX_LENGTH:
@@ -824,6 +887,18 @@ def _resolve_overlaps(spans: list[_Span]) -> list[_Span]:
         starts.insert(index, start)
         kept.insert(index, span)
     return kept
+
+
+def _unclash(key: str, out: dict[Any, Any]) -> str:
+    """``key`` with a ``~2``, ``~3``... suffix free in ``out``.
+
+    Two different e-mails as keys both become "[EMAIL]" (or one meets a literal "[EMAIL]" key): both entries are
+    kept, not the last.
+    """
+    suffix = 2
+    while f"{key}~{suffix}" in out:
+        suffix += 1
+    return f"{key}~{suffix}"
 
 
 def _bump(counts: dict[str, int], kind: PiiKind) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from escai.model.events import AgentEvent
-from escai.sdk.recorder import WireEvent
+from escai.sdk.wire import Batch, WireEvent
 
 
 class InMemoryExporter:
@@ -15,8 +15,9 @@ class InMemoryExporter:
         self._lock = threading.Lock()
         self._wire: list[WireEvent] = []
 
-    def export(self, events: list[WireEvent]) -> None:
-        """Keep the batch."""
+    def export(self, batch: Batch) -> None:
+        """Keep the batch's wire events."""
+        events = batch.wire()
         with self._lock:
             self._wire.extend(events)
 
@@ -24,7 +25,7 @@ class InMemoryExporter:
         """Nothing to release."""
 
     def wire_events(self) -> list[WireEvent]:
-        """The events as they would be sent to the server (JSON-ready dicts), in capture order."""
+        """The events as they would be sent to the server (wire dicts, see :mod:`escai.sdk.wire`), in order."""
         with self._lock:
             return list(self._wire)
 

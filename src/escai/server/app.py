@@ -13,6 +13,7 @@ from escai._version import __version__
 from escai.ops.logging import log_context, new_correlation_id
 from escai.ops.metrics import IngestMetrics
 from escai.server import health, ws
+from escai.server.api import otlp
 from escai.server.api.v1 import admin, agents, events, sessions
 from escai.server.deps import require_api_key
 from escai.service import EscaiService
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, service: EscaiService | None = 
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(otlp.router)
     app.include_router(ws.router)
     app.add_middleware(RequestContextMiddleware, metrics=service.metrics)
     return app
