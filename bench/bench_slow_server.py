@@ -1,8 +1,9 @@
 """An instrumented agent whose server is down, or answers slowly, against the same agent uninstrumented.
 
 The agent is a CPU-bound loop of small steps (build a prompt, rank a small corpus against it, hash it, round-trip
-some JSON, keep a history; about 200 us of CPU per step on the reference machine), each emitting an ``llm_request`` and an ``llm_response``, and every other step a ``tool_call``: 2.5 events per
-step, with realistic content sizes. It runs three ways, alternating, several times:
+some JSON, keep a history; about 200 us of CPU per step on the reference machine), each emitting an
+``llm_request`` and an ``llm_response``, and every other step a ``tool_call``: 2.5 events per step, with
+realistic content sizes. It runs three ways, alternating, several times:
 
 - ``uninstrumented``: no recorder; the emit calls are skipped;
 - ``server down``: ``escai.init`` pointing at a loopback port where nothing listens (connection refused);
@@ -159,7 +160,7 @@ def instrumented(steps: int, endpoint: str | None, spool: Path) -> tuple[Run, st
     closing = time.perf_counter() - started
     note = f"shutdown took {closing:.2f} s; dropped {recorder.dropped}"
     if isinstance(recorder.exporter, HttpExporter):
-        files = list(spool.glob("*.json.gz"))
+        files = list(spool.glob("*.batch"))
         note += (
             f"; {recorder.exporter.requests} requests; spool: {len(files)} files, "
             f"{sum(path.stat().st_size for path in files) / 1024:.0f} KiB; lost {recorder.exporter.lost_events}"

@@ -64,7 +64,7 @@ def test_serve_refuses_public_bind_without_keys() -> None:
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    """escai demo starts a server, runs the scripted agents and reports successful and failed sessions."""
+    """escai demo starts a server, runs real LangGraph/AutoGen agents and reports successful and failed sessions."""
     environment = {**os.environ, "ESCAI_HOME": str(tmp_path)}
     completed = subprocess.run(
         [sys.executable, "-m", "escai.cli.main", "demo", "--port", "0", "--json"],
@@ -78,6 +78,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     summary = json.loads(completed.stdout.strip().splitlines()[-1])
     statuses = sorted(row["status"] for row in summary["sessions"])
     assert statuses == ["completed", "completed", "completed", "failed", "failed"]
-    team = next(row for row in summary["sessions"] if row["id"].startswith("demo-team"))
-    assert set(team["agents"]) == {"planner", "coder", "reviewer"}
+    teams = [row for row in summary["sessions"] if row["framework"] == "autogen"]
+    assert len(teams) == 2 and all({"planner", "coder", "reviewer"} <= set(team["agents"]) for team in teams)
+    graphs = [row for row in summary["sessions"] if row["framework"] == "langgraph"]
+    assert [row["status"] for row in graphs] == ["completed", "failed"]
+    assert all(row["events"] >= 10 for row in graphs + teams)
     assert (tmp_path / "escai.db").exists()

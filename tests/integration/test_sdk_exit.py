@@ -58,7 +58,7 @@ async def count_stored(database_url: str) -> int:
 
 def spooled_events(spool: Path) -> list[dict[str, object]]:
     """Every event in the spool files."""
-    return [event for path in sorted(spool.glob("*.json.gz")) for event in decode_body(path.read_bytes())]
+    return [event for path in sorted(spool.glob("*.batch")) for event in decode_body(path.read_bytes())]
 
 
 def test_dead_server_does_not_delay_exit_beyond_the_timeout(tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ async def test_spooled_events_are_replayed_once_when_the_server_comes_up(sqlite_
     assert set(ids) <= set(stored)
     assert exporter.replayed_batches == spooled_files
     assert exporter.delivered_events == 39  # no event was sent twice
-    assert not list((tmp_path / "spool").glob("*.json.gz"))
+    assert not list((tmp_path / "spool").glob("*.batch"))
 
 
 def test_a_later_process_replays_what_an_exited_one_spooled(sqlite_url: str, tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_a_later_process_replays_what_an_exited_one_spooled(sqlite_url: str, tmp
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60, capture_output=True)
     assert time.monotonic() - started < 30
-    assert list(spool.glob("*.json.gz"))
+    assert list(spool.glob("*.batch"))
     with running_app(sqlite_url, tmp_path, port) as url:
         exporter = HttpExporter(url, api_key=API_KEY, spool_dir=spool)
         assert wait_for(lambda: exporter.replayed_batches >= 1 and exporter.backlog == 0, 30)
@@ -131,4 +131,4 @@ def test_a_later_process_replays_what_an_exited_one_spooled(sqlite_url: str, tmp
         )
     assert response.status_code == 200
     assert len(response.json()["events"]) == 27
-    assert not list(spool.glob("*.json.gz"))
+    assert not list(spool.glob("*.batch"))

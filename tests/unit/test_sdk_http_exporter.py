@@ -227,26 +227,26 @@ def test_wrong_key_keeps_the_batch_in_the_spool(tmp_path: Path) -> None:
         exporter.export(make_batch(4))  # while down: straight to the spool, no request
         exporter.shutdown(1)
     assert len(server.received) == 1
-    files = sorted(tmp_path.glob("*.json.gz"))
+    files = sorted(tmp_path.glob("*.batch"))
     assert [len(decode_body(path.read_bytes())) for path in files] == [4, 4]
 
 
 def test_dead_server_spools_and_replays_when_it_comes_back(tmp_path: Path) -> None:
     """Connection refused: batches go to the spool; once the server listens, each event arrives exactly once."""
     port = free_port()
-    exporter = exporter_for(f"http://127.0.0.1:{port}", tmp_path, max_retries=1)
+    exporter = exporter_for(f"http://127.0.0.1:{port}", tmp_path, max_retries=1, spill_chunk_events=1)
     batches = [make_batch(10, session_id=f"s{index}") for index in range(3)]
     for batch in batches:
         exporter.export(batch)
     assert exporter.flush(10)
     assert exporter.is_down and exporter.lost_events == 0
-    assert len(list(tmp_path.glob("*.json.gz"))) == 3
+    assert len(list(tmp_path.glob("*.batch"))) == 3
     with fake_server(port) as server:
         assert wait_for(lambda: exporter.backlog == 0)
         exporter.shutdown(1)
     expected = [record[0] for batch in batches for record in batch.records]
     assert sorted(server.stored_ids()) == sorted(expected)
-    assert exporter.replayed_batches == 3 and not list(tmp_path.glob("*.json.gz"))
+    assert exporter.replayed_batches == 3 and not list(tmp_path.glob("*.batch"))
 
 
 def test_full_spool_counts_lost_events(tmp_path: Path) -> None:
@@ -255,7 +255,7 @@ def test_full_spool_counts_lost_events(tmp_path: Path) -> None:
     exporter.export(make_batch(5))
     assert exporter.flush(10)
     exporter.shutdown(1)
-    assert exporter.lost_events == 5 and not list(tmp_path.glob("*.json.gz"))
+    assert exporter.lost_events == 5 and not list(tmp_path.glob("*.batch"))
 
 
 def test_slow_server_does_not_hold_up_shutdown(tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ def test_slow_server_does_not_hold_up_shutdown(tmp_path: Path) -> None:
         exporter.shutdown(1.0)
         elapsed = time.monotonic() - started
         assert elapsed < 1.5
-    spooled = [event["id"] for path in tmp_path.glob("*.json.gz") for event in decode_body(path.read_bytes())]
+    spooled = [event["id"] for path in tmp_path.glob("*.batch") for event in decode_body(path.read_bytes())]
     assert len(spooled) == 6  # the batch in flight is kept as well: it may arrive twice, which ids make harmless
 
 
@@ -278,7 +278,7 @@ def test_orphaned_spool_files_are_adopted_and_replayed(tmp_path: Path) -> None:
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(finished.stdout)
     batch = make_batch(4, session_id="orphan")
-    (tmp_path / f"{time.time_ns():020d}-{dead_pid}-000000.json.gz").write_bytes(encode_records(batch))
+    (tmp_path / f"{time.time_ns():020d}-{dead_pid}-000000.batch").write_bytes(encode_records(batch))
     with fake_server() as server:
         exporter = exporter_for(server.url, tmp_path)
         assert wait_for(lambda: exporter.replayed_batches == 1)
@@ -291,7 +291,7 @@ def test_spool_of_a_live_process_is_left_alone(tmp_path: Path) -> None:
     """Files of a process that is still running are not adopted (it replays them itself)."""
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as sleeper:
         try:
-            (tmp_path / f"{time.time_ns():020d}-{sleeper.pid}-000000.json.gz").write_bytes(b"x")
+            (tmp_path / f"{time.time_ns():020d}-{sleeper.pid}-000000.batch").write_bytes(b"x")
             assert Spool(tmp_path).orphans() == []
         finally:
             sleeper.kill()
@@ -304,3 +304,18 @@ def test_records_form_round_trips_to_the_same_wire_events() -> None:
     batch = make_batch(3)
     expected = json.loads(json.dumps(batch.wire(), default=str))
     assert decode_body(encode_records(batch)) == expected
+
+
+def test_batches_set_aside_during_an_outage_are_spooled_in_chunks(tmp_path: Path) -> None:
+    """While the server is down, small batches are written together: fewer, larger files, every event kept."""
+    exporter = exporter_for(f"http://127.0.0.1:{free_port()}", tmp_path, max_retries=0, spill_chunk_events=20)
+    records = make_batch(50)
+    batches = [Batch(records.records[start : start + 10], records.converter) for start in range(0, 50, 10)]
+    for batch in batches:
+        exporter.export(batch)
+    assert exporter.flush(10)
+    exporter.shutdown(1)
+    files = sorted(tmp_path.glob("*.batch"))
+    assert len(files) <= 3
+    spooled = sorted(event["id"] for path in files for event in decode_body(path.read_bytes()))
+    assert spooled == sorted(record[0] for batch in batches for record in batch.records)

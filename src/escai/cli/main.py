@@ -17,6 +17,7 @@ from escai.cli.common import settings_with
 from escai.cli.importer import import_command
 from escai.cli.run import run_command
 from escai.exceptions import ConfigurationError
+from escai.ops.gc_tuning import tune_garbage_collector
 
 app = typer.Typer(
     name="escai",
@@ -60,7 +61,9 @@ def serve(
         f"ESCAI {__version__} on http://{settings.host}:{settings.port}  "
         f"(database: {settings.resolved_database_url.split('@')[-1]})"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    app_instance = create_app(settings)
+    tune_garbage_collector()
+    uvicorn.run(app_instance, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -85,6 +88,7 @@ def demo(
         table.add_row(row["id"], ", ".join(row["agents"]), str(row["events"]), row["status"])
     console.print(table)
     console.print(f"API: {summary['api']}   docs: {summary['api']}/docs")
+    console.print("Look closer: escai sessions list   |   escai sessions show SESSION_ID")
 
 
 def main() -> None:

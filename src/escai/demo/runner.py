@@ -1,22 +1,27 @@
-"""Running the demo: an embedded server in this process, scripted agents posting to it over HTTP."""
+"""Running the demo: an embedded server in this process, real framework agents instrumented by the SDK.
+
+The agents are LangGraph and AutoGen programs with scripted models (no network, no API keys) plus a plain-Python
+agent; ``escai.init`` points the SDK at the embedded server over HTTP, exactly as a user's own agent would.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import socket
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import uvicorn
 from rich.console import Console
-from rich.progress import Progress
 
-from escai.demo.scripted_agents import demo_runs
 from escai.server.app import create_app
 from escai.settings import Settings
 
 STARTUP_TIMEOUT_S = 30.0
+SETTLE_TIMEOUT_S = 15.0
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -35,8 +40,51 @@ def _free_port(host: str) -> int:
         return port
 
 
+def demo_runs() -> Iterator[tuple[str, str, Callable[[], Any]]]:
+    """(label, framework, callable) of every demo run; frameworks are imported here, not at module import."""
+    from escai.demo import autogen_agents, langgraph_agents, plain_agents
+
+    for label, run in langgraph_agents.scripts():
+        yield label, "langgraph", run
+    for label, run in autogen_agents.scripts():
+        yield label, "autogen", run
+    for label, run in plain_agents.scripts():
+        yield label, "python", run
+
+
+def _run_agents(console: Console | None) -> list[str]:
+    """Run every demo agent inside its own ESCAI session; return the session ids."""
+    import escai
+
+    escai.instrument_langchain()
+    escai.instrument_autogen()
+    session_ids = []
+    for label, framework, run in demo_runs():
+        started = time.perf_counter()
+        outcome = "succeeded"
+        with escai.session(label, framework=framework, agent_id=f"demo-{framework}") as monitored:
+            try:
+                run()
+                monitored.set_outcome(True, 1.0)
+            except RuntimeError as failure:  # the scripted failures; the session records them
+                monitored.set_outcome(False, 0.0)
+                outcome = f"failed: {failure}"
+        session_ids.append(monitored.id)
+        if console is not None:
+            colour = "green" if outcome == "succeeded" else "red"
+            console.print(
+                f"  [{colour}]{'✓' if colour == 'green' else '✗'}[/{colour}] {label}: {outcome} "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
+    escai.uninstrument_langchain()
+    escai.uninstrument_autogen()
+    return session_ids
+
+
 async def run_demo(settings: Settings, console: Console | None, keep_running: bool = False) -> dict[str, Any]:
-    """Start the server, replay the scripted runs live, and return a summary of what was stored."""
+    """Start the server, run the instrumented agents live against it, and return a summary of what was stored."""
+    import escai
+
     port = settings.port if settings.port and _port_is_free(settings.host, settings.port) else _free_port(settings.host)
     settings = settings.model_copy(update={"port": port})
     server = uvicorn.Server(
@@ -50,19 +98,14 @@ async def run_demo(settings: Settings, console: Console | None, keep_running: bo
                 if serving.done():
                     serving.result()  # surface the startup error
                 await asyncio.sleep(0.05)
-        runs = list(demo_runs())
+        if console is not None:
+            console.print(f"ESCAI server on {base}; running agents (events stream to it live):")
+        escai.init(base, flush_interval=0.1)
+        # The agents are synchronous programs; run them off the loop so the server keeps serving meanwhile.
+        session_ids = await asyncio.to_thread(_run_agents, console)
+        await asyncio.to_thread(escai.flush, SETTLE_TIMEOUT_S)
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            with Progress(console=console, disable=console is None, transient=True) as progress:
-                task = progress.add_task("running agents", total=sum(len(events) for _, events in runs))
-                for label, events in runs:
-                    progress.update(task, description=label)
-                    for event in events:  # one by one, so the dashboard and WebSocket show them arriving
-                        response = await client.post("/api/v1/events", json=[event.model_dump(mode="json")])
-                        response.raise_for_status()
-                        progress.advance(task)
-                        await asyncio.sleep(0.01)
-            session_ids = [events[0].session_id for _, events in runs]
-            sessions = [(await client.get(f"/api/v1/monitoring/sessions/{sid}")).json() for sid in session_ids]
+            sessions = [await _stored_session(client, session_id) for session_id in session_ids]
         summary: dict[str, Any] = {
             "api": base,
             "database": settings.resolved_database_url.split("@")[-1],
@@ -73,6 +116,7 @@ async def run_demo(settings: Settings, console: Console | None, keep_running: bo
                     "events": item["event_count"],
                     "status": item["status"],
                     "task": item["task"],
+                    "framework": item["framework"],
                 }
                 for item in sessions
             ],
@@ -84,6 +128,22 @@ async def run_demo(settings: Settings, console: Console | None, keep_running: bo
                 await serving
         return summary
     finally:
+        await asyncio.to_thread(escai.shutdown)
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+
+
+async def _stored_session(client: httpx.AsyncClient, session_id: str) -> dict[str, Any]:
+    """The stored session, waiting briefly until its end event has been written."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while True:
+        response = await client.get(f"/api/v1/monitoring/sessions/{session_id}")
+        if response.status_code == 200 and response.json()["status"] != "running":
+            found: dict[str, Any] = response.json()
+            return found
+        if time.monotonic() > deadline:
+            response.raise_for_status()
+            found = response.json()
+            return found
+        await asyncio.sleep(0.1)

@@ -332,7 +332,7 @@ def _shape_byte(byte: int) -> int:
 
 
 _SHAPE_TABLE: Final = bytes(_shape_byte(byte) for byte in range(256))
-_DIGIT_CLUSTER_RE: Final = re.compile(r"0[0.]{5,}0")
+_DIGIT_CLUSTER_RE: Final = re.compile(rb"0[0.]{5,}0")
 
 _CARD_RE: Final = re.compile(
     r"""
@@ -412,6 +412,8 @@ _CLEAN_CACHE_SIZE: Final = 8192
 
 # Shortest maskable texts are "a@b.cd" and "1.1.1.1"; anything shorter cannot hold PII.
 _MIN_LENGTH: Final = 6
+# Values in JSON that hold nothing to mask (bool is tested apart from int because the test is by exact type).
+_PLAIN_SCALARS: Final = frozenset({int, float, bool, type(None)})
 
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
@@ -493,8 +495,10 @@ class PiiMasker:
         objects (sets, datetimes, bytes) are returned as they are.
         """
         counts: dict[str, int] = {}
-        # Attributes are a dict: straight to the mapping walk, past _walk's chain of type tests.
-        masked = self._walk_mapping(value, counts) if value.__class__ is dict else self._walk(value, counts)
+        # Attributes are a dict, usually of known keys and scalars: checked without building anything first.
+        masked = self._copy_if_clean(value) if value.__class__ is dict else None
+        if masked is None:
+            masked = self._walk(value, counts)
         if counts:
             self._add_totals(counts)
         return _new_masked_value((masked, counts))
@@ -516,6 +520,22 @@ class PiiMasker:
         if isinstance(value, Mapping):
             return self._walk_mapping(value, counts)
         return value
+
+    def _copy_if_clean(self, value: dict[Any, Any]) -> dict[Any, Any] | None:
+        """A copy of ``value`` if all its keys are known clean non-secret keys and all its values known clean
+        scalars (the usual attributes dict, whose keys and short values repeat), else None; counts nothing."""
+        clean_keys = self._clean_keys
+        clean = self._clean
+        for key, item in value.items():
+            if clean_keys.get(key) is not False:
+                return None  # unknown (or not a str) or names a secret
+            kind = item.__class__  # exact types: a subclass takes the general path
+            if kind is str:
+                if len(item) >= _MIN_LENGTH and item not in clean:
+                    return None
+            elif kind not in _PLAIN_SCALARS:
+                return None
+        return value.copy()
 
     def _walk_mapping(self, value: Mapping[Any, Any], counts: dict[str, int]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -590,16 +610,19 @@ class PiiMasker:
                 self._find_emails(text, spans)
         if self._api_key:
             self._find_vendor_keys(text, spans)
-        # Decoded back to str: a substring test on bytes costs twice as much, more than the decoding.
-        shape = text.encode("ascii", "replace").translate(_SHAPE_TABLE).decode("ascii")
-        if self._bearer and "bearer" in shape:
-            self._find_bearer(text, spans)
-        has_colon = ":" in text
-        if self._secret and (has_colon or "=" in text):  # a key/value secret needs its ":" or "="
-            self._find_key_values(text, shape, spans)
+        shape = text.encode("ascii", "replace").translate(_SHAPE_TABLE)
         if self._digit_kinds:
             self._find_in_digit_clusters(text, shape, spans)
-        if self._ip and has_colon:
+        has_colon = ":" in text
+        if self._bearer or self._secret:
+            # As str: a substring test on bytes costs twice as much, more than the decoding.
+            letters = shape.decode("ascii")
+            if self._bearer and "bearer" in letters:
+                self._find_bearer(text, spans)
+            if self._secret and (has_colon or "=" in text):  # a key/value secret needs its ":" or "="
+                self._find_key_values(text, letters, spans)
+        # Every IPv6 address _check_ipv6 accepts has a "::" or six colons.
+        if self._ip and has_colon and ("::" in text or text.count(":") >= 6):
             self._find_ipv6(text, spans)
         return spans
 
@@ -669,12 +692,12 @@ class PiiMasker:
             spans.append((match.start("tok"), match.end("tok"), PiiKind.BEARER_TOKEN, token))
 
     @staticmethod
-    def _find_key_values(text: str, shape: str, spans: list[_Span]) -> None:
+    def _find_key_values(text: str, letters: str, spans: list[_Span]) -> None:
         # Most texts hold none of the keywords: a substring test each (~0.15 us on 200 characters) settles it
-        # before any scan (~0.3 us each). The shape has ASCII letters lower-cased; other texts are lower-cased
-        # in full, because a few non-ASCII letters lower-case to ASCII ones (the Kelvin sign to "k").
+        # before any scan (~0.3 us each). ``letters`` (the shape) has ASCII letters lower-cased; other texts are
+        # lower-cased in full, because a few non-ASCII letters lower-case to ASCII ones (the Kelvin sign to "k").
         lowered = text.lower() if not text.isascii() else ""
-        haystack = lowered or shape
+        haystack = lowered or letters
         # Spelled out rather than a loop: this is the common exit, and the loop costs as much as the tests.
         if not (
             "passw" in haystack
@@ -747,7 +770,7 @@ class PiiMasker:
                 continue  # "git@github.com:org/repo.git" is a service account in a remote URL, not a person
             spans.append((start, match.end(), PiiKind.EMAIL, text[start : match.end()].lower()))
 
-    def _find_in_digit_clusters(self, text: str, shape: str, spans: list[_Span]) -> None:
+    def _find_in_digit_clusters(self, text: str, shape: bytes, spans: list[_Span]) -> None:
         first = _DIGIT_CLUSTER_RE.search(shape)
         if first is None:
             return  # the common case; a plain search costs less than setting up finditer
@@ -758,7 +781,7 @@ class PiiMasker:
             # phone 8+ digits after a "+"; national phone 9+ digits with separators (which skips ISO dates
             # and plain ids).
             start, end = cluster.span()
-            digits = shape.count("0", start, end)  # "0" is the shape of every digit
+            digits = shape.count(48, start, end)  # 48 is "0", the shape of every digit
             separators = end - start - digits
             wants_ip = ip and separators >= 3 and text.count(".", start, end) >= 3
             wants_card = card and digits >= 13

@@ -5,9 +5,10 @@ the sender thread would take a few hundred milliseconds of CPU from the agent wh
 
 Two threads are involved, and neither is the agent's. The recorder's thread calls :meth:`HttpExporter.export`,
 which never touches the network: it queues the batch for the sender (up to ``max_queued_events``), or, when the
-server is down or the queue is full, writes the batch to the :class:`~escai.sdk.spool.Spool` in its compact
-record form (serialised in C, no per-event Python). The exporter's own *sender* thread takes queued batches,
-converts them to wire events and POSTs them:
+server is down or the queue is full, sets it aside for the :class:`~escai.sdk.spool.Spool`, which gets batches in
+chunks of ``spill_chunk_events`` (or after ``spill_delay`` seconds) in their compact record form (serialised in C,
+no per-event Python, not compressed): spooling must cost the agent as little as possible. The exporter's own
+*sender* thread takes queued batches, converts them to wire events and POSTs them:
 
 - connection errors, timeouts, 408, 425, 429 and 5xx are retried with exponential backoff and full jitter
   (``Retry-After`` is honoured); a 413 splits the batch in two;
@@ -78,6 +79,8 @@ class HttpExporter:
         spool_dir: str | Path | None = None,
         spool_max_bytes: int = DEFAULT_MAX_BYTES,
         max_queued_events: int = 10_000,
+        spill_chunk_events: int = 5_000,
+        spill_delay: float = 1.0,
         timeout: float = 10.0,
         connect_timeout: float = 3.0,
         max_retries: int = 3,
@@ -90,6 +93,8 @@ class HttpExporter:
         self.url = events_url(endpoint)
         self.spool = Spool(Path(spool_dir).expanduser() if spool_dir else default_spool_dir(), spool_max_bytes)
         self.max_queued_events = max_queued_events
+        self.spill_chunk_events = spill_chunk_events
+        self.spill_delay = spill_delay
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -126,6 +131,10 @@ class HttpExporter:
         self._queued_events = 0
         self._in_flight: Batch | None = None
         self._backlog: deque[Path] = deque()
+        self._set_aside: list[Batch] = []
+        self._set_aside_events = 0
+        self._set_aside_since = 0.0
+        self._set_aside_lock = threading.Lock()
         self._down_until = 0.0
         self._down_for = 0.0
         self._closing = threading.Event()
@@ -150,14 +159,35 @@ class HttpExporter:
                 self._queued_events += len(batch)
                 self._condition.notify_all()
         if not queue_it:
-            self.spill(batch)
+            self._set_batch_aside(batch)
 
     def spill(self, batch: Batch) -> bool:
         """Spool a batch in its record form without sending it; False (and counted lost) if the spool refused."""
-        return self._keep(encode_records(batch, self._compress_level), len(batch))
+        return self._keep(encode_records(batch), len(batch))
+
+    def _set_batch_aside(self, batch: Batch) -> None:
+        # Spooling in chunks: one file of 5,000 events costs far less than ten of 500.
+        with self._set_aside_lock:
+            if not self._set_aside:
+                self._set_aside_since = time.monotonic()
+            self._set_aside.append(batch)
+            self._set_aside_events += len(batch)
+            full = self._set_aside_events >= self.spill_chunk_events
+        if full:
+            self._spill_set_aside()
+
+    def _spill_set_aside(self) -> None:
+        with self._set_aside_lock:
+            batches, self._set_aside, self._set_aside_events = self._set_aside, [], 0
+        by_converter: dict[int, list[Batch]] = {}
+        for batch in batches:
+            by_converter.setdefault(id(batch.converter), []).append(batch)
+        for group in by_converter.values():
+            self.spill(Batch([record for batch in group for record in batch.records], group[0].converter))
 
     def flush(self, timeout: float) -> bool:
-        """Wait until every queued batch has been delivered or spooled; True if that happened in time."""
+        """Wait until every batch handed over has been delivered or spooled; True if that happened in time."""
+        self._spill_set_aside()
         deadline = time.monotonic() + timeout
         with self._condition:
             while self._queue or self._in_flight is not None:
@@ -182,7 +212,8 @@ class HttpExporter:
             self._in_flight = None  # the sender may still finish it; a second copy is harmless
             self._condition.notify_all()
         for batch in leftover:
-            self.spill(batch)
+            self._set_batch_aside(batch)
+        self._spill_set_aside()
         self._sender.join(0.1)
         if not self._sender.is_alive() and self._client is not None:
             with internal_errors_handled("HttpExporter.shutdown"):
@@ -235,6 +266,9 @@ class HttpExporter:
         with internal_errors_handled("HttpExporter.adopt"):
             self._backlog.extend(self.spool.orphans())
         while not self._closing.is_set():
+            if self._set_aside and time.monotonic() - self._set_aside_since >= self.spill_delay:
+                with internal_errors_handled("HttpExporter.spill"):
+                    self._spill_set_aside()
             with self._condition:
                 if not self._queue and not self._replay_due():
                     self._condition.wait(_IDLE_WAKE_S)
@@ -257,7 +291,7 @@ class HttpExporter:
 
     def _send_batch(self, batch: Batch) -> None:
         if self.is_down:  # queued before the outage was noticed: spool it without converting it
-            self.spill(batch)
+            self._set_batch_aside(batch)
             return
         events = batch.wire()
         body = encode_events(events, self._compress_level)
@@ -321,6 +355,8 @@ class HttpExporter:
                 timeout=httpx.Timeout(self._timeout, connect=self._connect_timeout),
                 transport=self._transport,
                 headers=self._headers,
+                # Loading the CA bundle costs ~60 ms of CPU; a plain-HTTP endpoint never needs it.
+                verify=self.url.startswith("https:"),
             )
         return self._client
 

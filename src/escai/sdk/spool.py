@@ -1,10 +1,11 @@
 """The spool: request bodies kept on disk until the server has acknowledged them.
 
-Each batch is one file, ``<time_ns>-<pid>-<seq>.json.gz``, holding exactly the gzip JSON body that is (or will
-be) POSTed to ``/api/v1/events``. The HTTP exporter writes the file *before* sending (write-ahead) and removes it
-once the server has answered, so a batch that was in flight when the process exited, crashed or was killed is
-still on disk; the next process that reaches the server replays it. Event ids make a batch sent twice harmless:
-the server stores each id once.
+Each file, ``<time_ns>-<pid>-<seq>.batch``, holds one body: either a request body that could not be delivered
+(gzip JSON, as POSTed to ``/api/v1/events``) or events that never reached the network, in the compact record form
+of :mod:`escai.sdk.wire` (plain JSON: writing it must cost the agent as little as possible; it is compressed
+when it is finally sent). The exporter removes a file once the server has acknowledged it; the next process that
+reaches the server replays what is left. Event ids make a batch sent twice harmless: the server stores each id
+once.
 
 The folder is bounded: a write that would take the files this process knows about over ``max_bytes`` is refused
 (the exporter then counts the batch lost), so a long outage cannot fill the disk. Files of another process are
@@ -24,7 +25,7 @@ from pathlib import Path
 
 _logger = logging.getLogger("escai.sdk")
 
-SUFFIX = ".json.gz"
+SUFFIX = ".batch"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 ORPHAN_AGE_S = 3600.0
 """A file older than this is replayed even if the process that wrote it seems alive (its pid was reused)."""
@@ -133,15 +134,19 @@ class Spool:
         with self._lock:
             self._bytes -= self._sizes.pop(path, 0)
 
+    def files(self) -> list[Path]:
+        """Every spool file in the folder (of any process), oldest first."""
+        try:
+            return sorted(self.directory.glob(f"*{SUFFIX}"))
+        except OSError:
+            return []
+
     def orphans(self) -> list[Path]:
         """Files left by processes that have exited (or are over an hour old), oldest first; they are adopted.
 
         Adopted files count against the size bound from now on.
         """
-        try:
-            candidates = sorted(self.directory.glob(f"*{SUFFIX}"))
-        except OSError:
-            return []
+        candidates = self.files()
         now = time.time()
         adopted: list[Path] = []
         for path in candidates:

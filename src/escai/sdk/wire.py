@@ -34,6 +34,7 @@ RECORD_FIELDS = (
     "duration_ms", "status",
 )  # fmt: skip
 RECORDS_FORMAT = "escai.records.v1"
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +153,8 @@ def decode_events(body: bytes) -> list[WireEvent]:
     return events
 
 
-def encode_records(batch: Batch, level: int = 1) -> bytes:
-    """A batch in the compact spool form: its records and defaults, serialised without any per-event Python."""
+def encode_records(batch: Batch) -> bytes:
+    """A batch in the compact spool form: records and defaults as plain JSON, with no per-event Python work."""
     defaults = batch.converter.defaults
     document = {
         "format": RECORDS_FORMAT,
@@ -162,12 +163,16 @@ def encode_records(batch: Batch, level: int = 1) -> bytes:
         ],
         "records": batch.records,
     }  # fmt: skip
-    return zlib.compress(orjson.dumps(document, default=_json_default, option=_DUMPS_OPTIONS), level, wbits=31)
+    return orjson.dumps(document, default=_json_default, option=_DUMPS_OPTIONS)
+
+
+def _json_of(body: bytes) -> bytes:
+    return zlib.decompress(body, wbits=31) if body[:2] == _GZIP_MAGIC else body
 
 
 def decode_body(body: bytes) -> list[WireEvent]:
     """The wire events of a spooled body, either form (a request body, or records made by :func:`encode_records`)."""
-    document = orjson.loads(zlib.decompress(body, wbits=31))
+    document = orjson.loads(_json_of(body))
     if isinstance(document, list):
         return document
     if not isinstance(document, dict) or document.get("format") != RECORDS_FORMAT:
@@ -181,5 +186,5 @@ def decode_body(body: bytes) -> list[WireEvent]:
 
 
 def is_records_body(body: bytes) -> bool:
-    """Whether a spooled body is in the compact records form (it then needs :func:`decode_body` to be sent)."""
-    return not zlib.decompressobj(wbits=31).decompress(body, 16).lstrip().startswith(b"[")
+    """Whether a spooled body is in the compact records form (it must be converted before it is sent)."""
+    return body[:2] != _GZIP_MAGIC
