@@ -139,11 +139,9 @@ async def _stored_session(client: httpx.AsyncClient, session_id: str) -> dict[st
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while True:
         response = await client.get(f"/api/v1/monitoring/sessions/{session_id}")
-        if response.status_code == 200 and response.json()["status"] != "running":
-            found: dict[str, Any] = response.json()
-            return found
-        if time.monotonic() > deadline:
+        finished = response.status_code == 200 and response.json()["status"] != "running"
+        if finished or time.monotonic() > deadline:
             response.raise_for_status()
-            found = response.json()
+            found: dict[str, Any] = response.json()
             return found
         await asyncio.sleep(0.1)

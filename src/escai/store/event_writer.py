@@ -45,6 +45,7 @@ EVENT_COLUMNS = (
     "duration_ms", "status", "ingested_at",
 )  # fmt: skip
 
+
 def event_row(event: AgentEvent, ingested_at: Any, timestamp: Callable[[datetime], Any]) -> tuple[Any, ...]:
     """The ``agent_events`` row of an event in driver form, in :data:`EVENT_COLUMNS` order."""
     return (
