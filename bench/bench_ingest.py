@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=1000, help="events per HTTP request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent client connections")
-    parser.add_argument("--batch-size", type=int, default=5000, help="ESCAI_BATCH_SIZE (events per transaction)")
+    parser.add_argument("--batch-size", type=int, default=100, help="ESCAI_BATCH_SIZE (events per transaction)")
     parser.add_argument("--postgres-url", help="also measure on this PostgreSQL server (admin database URL)")
     options = parser.parse_args()
 

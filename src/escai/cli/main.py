@@ -17,7 +17,7 @@ from escai.cli.common import settings_with
 from escai.cli.importer import import_command
 from escai.cli.run import run_command
 from escai.exceptions import ConfigurationError
-from escai.ops.gc_tuning import tune_garbage_collector
+from escai.ops.runtime_tuning import tune_runtime_for_ingest
 
 app = typer.Typer(
     name="escai",
@@ -62,7 +62,7 @@ def serve(
         f"(database: {settings.resolved_database_url.split('@')[-1]})"
     )
     app_instance = create_app(settings)
-    tune_garbage_collector()
+    tune_runtime_for_ingest()
     uvicorn.run(app_instance, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

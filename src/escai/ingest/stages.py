@@ -7,6 +7,7 @@ callables so that tests and plugins can add their own.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -66,10 +67,20 @@ class Normalise:
     def __init__(self, max_future_skew: timedelta, min_year: int) -> None:
         self._max_future_skew = max_future_skew
         self._earliest = datetime(min_year, 1, 1, tzinfo=UTC)
+        self._latest = datetime.now(UTC) + max_future_skew
+        self._latest_refreshed = time.monotonic()
+
+    def _latest_allowed(self) -> datetime:
+        # Reading the clock for every event costs more than the check itself; a bound one second stale is fine
+        # for a skew measured in hours.
+        now = time.monotonic()
+        if now - self._latest_refreshed > 1.0:
+            self._latest = datetime.now(UTC) + self._max_future_skew
+            self._latest_refreshed = now
+        return self._latest
 
     def __call__(self, event: AgentEvent) -> AgentEvent:
-        latest = datetime.now(UTC) + self._max_future_skew
-        if event.timestamp > latest:
+        if event.timestamp > self._latest_allowed():
             raise InvalidEventError(
                 f"timestamp: {event.timestamp.isoformat()} is more than {self._max_future_skew} in the future"
             )
@@ -77,7 +88,9 @@ class Normalise:
             raise InvalidEventError(f"timestamp: {event.timestamp.isoformat()} is before {self._earliest.year}")
         changes: dict[str, Any] = {}
         # PostgreSQL cannot store NUL in text or JSONB; drop it everywhere so both engines store the same thing.
-        for name in ("content", "name", "agent_name"):
+        if event.content is not None and "\x00" in event.content:
+            changes["content"] = event.content.replace("\x00", "")
+        for name in ("name", "agent_name"):
             value = getattr(event, name)
             if value is not None and "\x00" in value:
                 changes[name] = value.replace("\x00", "")

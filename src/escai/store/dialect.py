@@ -70,7 +70,8 @@ def timestamp_parameter(dialect_name: str) -> Callable[[datetime], Any]:
 def _sqlite_timestamp(value: datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # The naive UTC text SQLAlchemy writes for DATETIME: the first 26 characters of the aware form.
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 async def bulk_insert_new(
