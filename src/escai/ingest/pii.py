@@ -180,7 +180,6 @@ class MaskedValue(NamedTuple):
     counts: dict[str, int]
 
 
-
 # --------------------------------------------------------------------------------------------------------
 # Secret-named keys
 # --------------------------------------------------------------------------------------------------------
@@ -301,24 +300,6 @@ _TEMPLATE_RE: Final = re.compile(
     r"\$\{.*\}|\{\{.*\}\}|\$[A-Za-z_][A-Za-z0-9_]*|<.*>|\[[A-Z_]+(?::[0-9a-f]+)?\]|[*xX.\-]+", re.ASCII
 )
 
-# Every card, phone and IPv4 candidate lies in a run of digits, spaces, dots, dashes and parentheses of at
-# least 7 characters. Digits are frequent, so a character-class scan for such runs is slow (about 14 us per
-# KB); instead the text is mapped once to its "shape" (digit -> "0", separator -> ".", ASCII letter -> its
-# lower case, anything else kept; the ASCII encode with "replace" keeps one byte per character) where the
-# scan starts on a literal and costs about 3 us per KB, encoding included. One cluster scan serves the card,
-# phone and IPv4 detectors, and the lower-cased letters serve the keyword tests of the bearer and secret
-# detectors, so one translation replaces a str.lower() too.
-def _shape_byte(byte: int) -> int:
-    char = chr(byte)
-    if char in "0123456789":
-        return ord("0")
-    if char in " .-()":
-        return ord(".")
-    return ord(char.lower()) if "A" <= char <= "Z" else byte
-
-
-_SHAPE_TABLE: Final = bytes(_shape_byte(byte) for byte in range(256))
-_DIGIT_CLUSTER_RE: Final = re.compile(rb"0[0.]{5,}0")
 
 _CARD_RE: Final = re.compile(
     r"""
@@ -349,11 +330,10 @@ _PHONE_RE: Final = re.compile(
     re.ASCII | re.VERBOSE,
 )
 
-# No phone pattern matches in a cluster without one of: a "+" before it (international), a "555-0100" pair of
-# groups (North American; "000.0000" in the shape) or a trunk "0" starting a number (national; this pattern,
-# with the phone pattern's own boundary test). Tested first, they keep ISO dates and times ("2026-11-23 17:49")
-# away from the full pattern, ten times as costly.
-_PHONE_TRUNK_RE: Final = re.compile(r"0(?<![A-Za-z0-9_+.\-/:#]0)[0-9]", re.ASCII)
+# No phone pattern matches in a cluster without a "+" before it (international) or one of these: a "555-0100"
+# pair of groups (North American) or a trunk "0" starting a number (national, with the phone pattern's own
+# boundary test). Tested first, they keep ISO dates and times ("2026-11-23 17:49") away from the full pattern.
+_PHONE_HINT_RE: Final = re.compile(r"[0-9]{3}[ .\-][0-9]{4}|0(?<![A-Za-z0-9_+.\-/:#]0)[0-9]", re.ASCII)
 
 _IPV4_RE: Final = re.compile(
     r"[0-9](?<![A-Za-z0-9_.].)[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}(?![A-Za-z0-9_]|\.[0-9])", re.ASCII
@@ -378,16 +358,90 @@ _IPV6_MAX_LENGTH: Final = 45  # "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
 # loopback addresses are kept; this one match settles it, without the walk back and the full pattern.
 _IPV6_SLICE_RE: Final = re.compile(r"(?<![0-9A-Fa-f:])::[0-9A-Fa-f]{0,2}(?![0-9A-Fa-f:.])", re.ASCII)
 
-# Gates. Most events hold no PII at all, so the masker's cost is what it takes to prove a text clean. On a
-# 200-character text every scan costs about 1 ns per character plus a fixed 0.1-0.3 us, except a one-character
-# substring test (memchr, 30 ns); a regex starting on a character class costs 5-7 ns per character, which
-# rules out one big "could anything match?" alternation. So each detector runs only behind its own cheapest
-# necessary condition (see PiiMasker._find_spans): "@" for e-mails and URL credentials, a ":" or "=" plus a
-# keyword for key/value secrets, "bearer", the anchor character of each vendor scan, a digit cluster in the
-# shape (below) and an IPv6 hint.
+# Gates. Most events hold no PII at all, so what the masker costs is what it takes to prove a text clean. On a
+# 200-character text each regex or substring scan costs 0.2-0.5 us, mostly fixed costs; a regex also pays about
+# 40 ns for every position where it starts an attempt, and one that starts on a character class (rather than a
+# literal) 5-10 ns per character. One big "could anything match?" alternation is therefore the slowest option
+# of all: digits, colons and common letters would start attempts everywhere.
 #
-# Short strings (roles, tool and model names, ids) pay the fixed cost, not the per-character one: for them
-# one trigger scan answers "could any detector fire at all?" before any gate runs.
+# Instead the text is mapped once to its "shape" (one bytes.translate, ~0.4 us): digit -> "0", separator
+# " .()" -> ".", ASCII letter -> lower case, and the rare letters "bgkwxz" -> "!". Two scans of the shape then
+# replace a dozen scans of the text:
+#
+# * digit clusters (_DIGIT_CLUSTER_RE) start on the literal "0", for the card, phone and IPv4 detectors;
+# * _GATE_RE starts on the literal "!", so it attempts only at those letters, and the character after the "!"
+#   picks the one alternative to try: it finds the bearer scheme, the vendor key prefixes ("sk-", "ghp_",
+#   "AKIA", ...) and the secret keywords holding one of those letters ("token", "api_key", "passw"). Only
+#   "passw" and "authoriz" end on their marked letter: they are looked behind at every attempt.
+#
+# "secret", with no rare letter, is a substring test of the lower-cased shape, taken only when the text has a
+# ":" or "="; "@" (e-mails, URL credentials), "J" (JWTs), "ASIA" (AWS) and colons (IPv6) are tests of the
+# text. The gates only decide which detectors run; each detector then reads the
+# text itself. They may fire for nothing (one shape stands for several texts) but never stay silent when
+# their detector would find something. Short strings (roles, tool and model names, ids) pay fixed costs, not
+# per-character ones: for them one trigger scan answers "could any detector fire at all?" before any gate.
+_SEPARATORS: Final = " .()"  # "-" separates digit groups too, but keeps its own shape for "sk-" and "xoxb-"
+_MARKED_LETTERS: Final = "bgkwxz"
+
+
+def _shape_byte(byte: int) -> int:
+    char = chr(byte).lower() if 65 <= byte <= 90 else chr(byte)
+    if char in "0123456789":
+        return ord("0")
+    if char in _SEPARATORS:
+        return ord(".")
+    if char in _MARKED_LETTERS:
+        return ord("!")
+    return ord("?") if char == "!" else ord(char)
+
+
+_SHAPE_TABLE: Final = bytes(_shape_byte(byte) for byte in range(256))
+_DIGIT_CLUSTER_RE: Final = re.compile(rb"0[0.\-]{5,}0")
+
+# Words found from their marked letter, the detector they open, and any condition on what follows the word.
+# A key character ([A-Za-z0-9]) reads [a-z0!] in the shape.
+_GATE_WORDS: Final = (
+    ("token", "k", "secret", r"(?![a-z0])"),  # "max_tokens" stays out; "!" may be "_" or a marked letter
+    *(
+        (f"{prefix}{separator}key", "k", "secret", "")
+        for prefix in ("api", "access", "private")
+        for separator in ("", "_", ".", "-")
+    ),
+    ("cookie", "k", "secret", ""),
+    ("passw", "w", "secret", ""),
+    ("authoriz", "z", "secret", ""),
+    ("bearer", "b", "bearer", ""),
+    ("sk-", "k", "dash_key", r"(?=[a-z0!][a-z0!_\-]{19})"),
+    ("xox", "x", "dash_key", r"(?=[!aprs]-[a-z0!\-]{10})"),  # xox[baprs]-
+    ("gh", "g", "underscore_key", r"(?=[pousr]_[a-z0!]{30})"),
+    ("github_pat_", "g", "underscore_key", r"(?=[a-z0!_]{22})"),
+    ("akia", "k", "a_key", r"(?=[a-z0!]{16})"),
+    ("aiza", "z", "a_key", r"(?=[a-z0!_\-]{35})"),
+)
+# The other secret keywords, as they read in the shape ("authori!"): substring tests, not worth a marked letter.
+
+
+def _gate_pattern() -> bytes:
+    """_GATE_RE's source: "!" and then, grouped by the character after it, what each word needs there."""
+    by_next: dict[str, list[str]] = {}
+    behind_only: list[str] = []  # words that end on their marked letter
+    for index, (word, letter, _, condition) in enumerate(_GATE_WORDS):
+        shaped = word.encode("ascii").translate(_SHAPE_TABLE).decode("ascii")
+        at = word.index(letter)
+        behind = f"(?<={re.escape(shaped)})" if at else ""
+        after = shaped[at + 1 :]
+        named = f"{condition}(?P<g{index}>)"  # the group names the word
+        if after:
+            by_next.setdefault(after[0], []).append(re.escape(after[1:]) + behind + named)
+        else:
+            behind_only.append(behind + named)
+    branches = [f"{re.escape(first)}(?:{'|'.join(rests)})" for first, rests in by_next.items()]
+    return f"!(?:{'|'.join(branches + behind_only)})".encode("ascii")
+
+
+_GATE_RE: Final = re.compile(_gate_pattern())
+_GATE_DETECTORS: Final = {f"g{index}": detector for index, (_, _, detector, _) in enumerate(_GATE_WORDS)}
+_NO_GATES: Final[frozenset[str]] = frozenset()
 _TRIGGER_RE: Final = re.compile(r"[0-9@:=]|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|eyJ|[Bb]earer|BEARER")
 _TRIGGER_MAX_LENGTH: Final = 64
 # Events repeat the same short strings (keys, roles, model and tool names, header values). Those found
@@ -446,6 +500,7 @@ class PiiMasker:
         self._totals_lock = threading.Lock()
         self._clean: dict[str, None] = {}  # short strings known to hold nothing to mask (see _CLEAN_CACHE_SIZE)
         self._clean_keys: dict[str, bool] = {}  # clean dict keys -> whether they name a secret
+        self._plain_keys: set[str] = set()  # the clean keys that name no secret, for one C-level subset test
 
     @property
     def config(self) -> PiiMaskingConfig:
@@ -512,16 +567,15 @@ class PiiMasker:
     def _copy_if_clean(self, value: dict[Any, Any]) -> dict[Any, Any] | None:
         """A copy of ``value`` if all its keys are known clean non-secret keys and all its values known clean
         scalars (the usual attributes dict, whose keys and short values repeat), else None; counts nothing."""
-        clean_keys = self._clean_keys
-        clean = self._clean
+        plain_keys, clean, plain_scalars = self._plain_keys, self._clean, _PLAIN_SCALARS
         for key, item in value.items():
-            if clean_keys.get(key) is not False:
-                return None  # unknown (or not a str) or names a secret
+            if key not in plain_keys:
+                return None  # a key not seen before, not a str, or naming a secret
             kind = item.__class__  # exact types: a subclass takes the general path
             if kind is str:
                 if len(item) >= _MIN_LENGTH and item not in clean:
                     return None
-            elif kind not in _PLAIN_SCALARS:
+            elif kind not in plain_scalars:
                 return None
         return value.copy()
 
@@ -566,7 +620,10 @@ class PiiMasker:
         if new_key is key and len(key) <= _CLEAN_CACHE_MAX_LENGTH:
             if len(self._clean_keys) >= _CLEAN_CACHE_SIZE:
                 self._clean_keys.clear()
+                self._plain_keys.clear()
             self._clean_keys[key] = secret
+            if not secret:
+                self._plain_keys.add(key)
         return new_key, secret
 
     # ---------------------------------------------------------------------------------------------- text
@@ -589,26 +646,33 @@ class PiiMasker:
         return self._replace(text, spans, counts)
 
     def _find_spans(self, text: str) -> list[_Span]:
-        """Every detection in ``text``, each detector behind a test it cannot match without (see "Gates")."""
+        """Every detection in ``text``, each detector only where its gate lets it (see "Gates")."""
         spans: list[_Span] = []
         if "@" in text:  # a one-character test is a memchr, ten times cheaper than any other scan
             if self._secret and "://" in text:
                 self._find_url_credentials(text, spans)
             if self._email:
                 self._find_emails(text, spans)
-        if self._api_key:
-            self._find_vendor_keys(text, spans)
         shape = text.encode("ascii", "replace").translate(_SHAPE_TABLE)
-        if self._digit_kinds:
-            self._find_in_digit_clusters(text, shape, spans)
+        # Each scan below is searched once before anything else is set up: the usual clean text leaves there.
+        cluster = _DIGIT_CLUSTER_RE.search(shape) if self._digit_kinds else None
+        if cluster is not None:
+            self._find_in_digit_clusters(text, shape, cluster, spans)
+        hit = _GATE_RE.search(shape)
+        gates = _NO_GATES if hit is None else _open_gates(shape, hit.start())
+        if self._bearer and "bearer" in gates:
+            self._find_bearer(text, spans)
+        if self._api_key and (gates or "A" in text or "J" in text):
+            self._find_vendor_keys(text, gates, spans)
         has_colon = ":" in text
-        if self._bearer or self._secret:
-            # As str: a substring test on bytes costs twice as much, more than the decoding.
-            letters = shape.decode("ascii")
-            if self._bearer and "bearer" in letters:
-                self._find_bearer(text, spans)
-            if self._secret and (has_colon or "=" in text):  # a key/value secret needs its ":" or "="
-                self._find_key_values(text, letters, spans)
+        if (
+            self._secret
+            and (has_colon or "=" in text)
+            # find(): "in" on bytes first tries to read the needle as an integer, which costs more. Outside
+            # ASCII, lower-casing can make a keyword the shape does not show (the Kelvin sign is a "k").
+            and ("secret" in gates or shape.find(b"secret") >= 0 or not text.isascii())
+        ):
+            self._find_key_values(text, spans)
         # Every IPv6 address _check_ipv6 accepts has a "::" or six colons.
         if self._ip and has_colon and ("::" in text or text.count(":") >= 6):
             self._find_ipv6(text, spans)
@@ -649,15 +713,13 @@ class PiiMasker:
     # ---------------------------------------------------------------------------------------------- detectors
 
     @staticmethod
-    def _find_vendor_keys(text: str, spans: list[_Span]) -> None:
-        # Before each scan (~0.5 us), the character it starts on (a memchr, ~50 ns), then the substrings it cannot
-        # match without (~0.15 us each): most agent texts have a "-" or a "_", few an "sk-". Spelled out, as a
-        # loop over a table costs as much as the tests.
-        if "-" in text and ("sk-" in text or "xox" in text):
+    def _find_vendor_keys(text: str, gates: frozenset[str], spans: list[_Span]) -> None:
+        if "dash_key" in gates:
             PiiMasker._scan_vendor_keys(_DASH_KEY_RE, text, spans)
-        if "_" in text and "gh" in text:
+        if "underscore_key" in gates:
             PiiMasker._scan_vendor_keys(_UNDERSCORE_KEY_RE, text, spans)
-        if "A" in text and ("AKIA" in text or "ASIA" in text or "AIza" in text):
+        # "ASIA" has no marked letter, and "J" is rare enough for a memchr to be the cheapest gate.
+        if "a_key" in gates or ("A" in text and "ASIA" in text):
             PiiMasker._scan_vendor_keys(_A_KEY_RE, text, spans)
         if "J" in text and "eyJ" in text:
             PiiMasker._scan_vendor_keys(_JWT_RE, text, spans)
@@ -665,12 +727,12 @@ class PiiMasker:
     @staticmethod
     def _scan_vendor_keys(pattern: re.Pattern[str], text: str, spans: list[_Span]) -> None:
         for match in pattern.finditer(text):
-                group = match.lastgroup
-                start = match.start() if group is None else match.start(group) - _VENDOR_PREFIX[group]
-                end = match.end()
-                if (start and text[start - 1] in _TOKEN_CHARS) or (end < len(text) and text[end] in _TOKEN_CHARS):
-                    continue  # inside a longer identifier ("task-...", "AKIA..." followed by more)
-                spans.append((start, end, PiiKind.API_KEY, text[start:end]))
+            group = match.lastgroup
+            start = match.start() if group is None else match.start(group) - _VENDOR_PREFIX[group]
+            end = match.end()
+            if (start and text[start - 1] in _TOKEN_CHARS) or (end < len(text) and text[end] in _TOKEN_CHARS):
+                continue  # inside a longer identifier ("task-...", "AKIA..." followed by more)
+            spans.append((start, end, PiiKind.API_KEY, text[start:end]))
 
     @staticmethod
     def _find_bearer(text: str, spans: list[_Span]) -> None:
@@ -685,24 +747,12 @@ class PiiMasker:
             spans.append((match.start("tok"), match.end("tok"), PiiKind.BEARER_TOKEN, token))
 
     @staticmethod
-    def _find_key_values(text: str, letters: str, spans: list[_Span]) -> None:
-        # Most texts hold none of the keywords: a substring test each (~0.15 us on 200 characters) settles it
-        # before any scan (~0.3 us each). ``letters`` (the shape) has ASCII letters lower-cased; other texts are
-        # lower-cased in full, because a few non-ASCII letters lower-case to ASCII ones (the Kelvin sign to "k").
-        lowered = text.lower() if not text.isascii() else ""
-        haystack = lowered or letters
-        # Spelled out rather than a loop: this is the common exit, and the loop costs as much as the tests.
-        if not (
-            "passw" in haystack
-            or "secret" in haystack
-            or "token" in haystack
-            or "key" in haystack
-            or "authoriz" in haystack
-            or "cookie" in haystack
-        ):
+    def _find_key_values(text: str, spans: list[_Span]) -> None:
+        lowered = text.lower()
+        # A substring test per keyword (~0.15 us) before its scan (~0.3 us).
+        keywords = [pattern for keyword, pattern in _KV_KEYWORD_SCANS if keyword in lowered]
+        if not keywords:
             return
-        keywords = [pattern for keyword, pattern in _KV_KEYWORD_SCANS if keyword in haystack]
-        lowered = lowered or text.lower()
         if len(lowered) == len(text):
             hits: list[tuple[int, int]] = []
             for pattern in keywords:
@@ -763,12 +813,12 @@ class PiiMasker:
                 continue  # "git@github.com:org/repo.git" is a service account in a remote URL, not a person
             spans.append((start, match.end(), PiiKind.EMAIL, text[start : match.end()].lower()))
 
-    def _find_in_digit_clusters(self, text: str, shape: bytes, spans: list[_Span]) -> None:
-        first = _DIGIT_CLUSTER_RE.search(shape)
-        if first is None:
-            return  # the common case; a plain search costs less than setting up finditer
+    def _find_in_digit_clusters(
+        self, text: str, shape: bytes, cluster: re.Match[bytes] | None, spans: list[_Span]
+    ) -> None:
+        """Run the card, phone and IPv4 detectors on each digit cluster from ``cluster`` (the first) on."""
         ip, card, phone = self._ip, self._card, self._phone
-        for cluster in _DIGIT_CLUSTER_RE.finditer(shape, first.start()):
+        while cluster is not None:
             # Most clusters are dates, times and counters that no detector wants; the tests are ordered so
             # that those leave after a count or two. Needs: IPv4 three dots; card 13+ digits; international
             # phone 8+ digits after a "+"; national phone 9+ digits with separators (which skips ISO dates
@@ -781,6 +831,7 @@ class PiiMasker:
             wants_phone = phone and (
                 (digits >= 9 and separators > 0) or (digits >= 8 and start > 0 and text[start - 1] == "+")
             )
+            cluster = _DIGIT_CLUSTER_RE.search(shape, end)
             if not (wants_ip or wants_card or wants_phone):
                 continue
             # One character more on the left for a "+" or "(" that starts a phone number, and two on the right
@@ -790,11 +841,7 @@ class PiiMasker:
                 self._find_ipv4(text, low, high, spans)
             if wants_card:
                 self._find_cards(text, low, high, spans)
-            if wants_phone and (
-                text[low] == "+"
-                or shape.find(b"000.0000", start, end) >= 0
-                or _PHONE_TRUNK_RE.search(text, start, end) is not None
-            ):
+            if wants_phone and (text[low] == "+" or _PHONE_HINT_RE.search(text, start, end) is not None):
                 self._find_phones(text, low, high, spans)
 
     @staticmethod
@@ -889,6 +936,11 @@ def _parse_ip(candidate: str) -> tuple[str, bool] | None:
     except ValueError:
         return None
     return address.compressed, address.is_loopback or address.is_unspecified
+
+
+def _open_gates(shape: bytes, start: int) -> frozenset[str]:
+    """The detectors _GATE_RE lets through, from its first hit at ``start`` on."""
+    return frozenset(_GATE_DETECTORS[hit.lastgroup or ""] for hit in _GATE_RE.finditer(shape, start))
 
 
 def _resolve_overlaps(spans: list[_Span]) -> list[_Span]:
