@@ -424,19 +424,26 @@ _GATE_WORDS: Final = (
 def _gate_pattern() -> bytes:
     """_GATE_RE's source: "!" and then, grouped by the character after it, what each word needs there."""
     by_next: dict[str, list[str]] = {}
-    behind_only: list[str] = []  # words that end on their marked letter
+    ending: list[tuple[int, str]] = []  # words that end on their marked letter
     for index, (word, letter, _, condition) in enumerate(_GATE_WORDS):
         shaped = word.encode("ascii").translate(_SHAPE_TABLE).decode("ascii")
         at = word.index(letter)
         behind = f"(?<={re.escape(shaped)})" if at else ""
         after = shaped[at + 1 :]
-        named = f"{condition}(?P<g{index}>)"  # the group names the word
         if after:
-            by_next.setdefault(after[0], []).append(re.escape(after[1:]) + behind + named)
+            by_next.setdefault(after[0], []).append(f"{re.escape(after[1:])}{behind}{condition}(?P<g{index}>)")
         else:
-            behind_only.append(behind + named)
+            assert not condition, "a word ending on its marked letter takes no condition"
+            ending.append((index, shaped))
     branches = [f"{re.escape(first)}(?:{'|'.join(rests)})" for first, rests in by_next.items()]
-    return f"!(?:{'|'.join(branches + behind_only)})".encode("ascii")
+    if ending:
+        # No character after the "!" picks these, so every attempt tries them: one look-behind serves them all,
+        # each word cut to the shortest one's length ("pass!" or "hori!"), which can only widen the gate.
+        width = min(len(shaped) for _, shaped in ending)
+        suffixes = "|".join(re.escape(shaped[-width:]) for _, shaped in ending)
+        assert len({_GATE_WORDS[index][2] for index, _ in ending}) == 1, "one group, so one detector"
+        branches.append(f"(?<={suffixes})(?P<g{ending[0][0]}>)")
+    return f"!(?:{'|'.join(branches)})".encode("ascii")
 
 
 _GATE_RE: Final = re.compile(_gate_pattern())
