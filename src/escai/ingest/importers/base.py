@@ -228,6 +228,16 @@ def session_id_for(format_name: str, key: str, record: Any) -> str:
     return f"{format_name}/{cleaned}/{digest(record)}"
 
 
+def tool_arguments(raw: Any) -> Any:
+    """OpenAI-style tool-call arguments: the decoded JSON when they are a JSON string, else the value as given."""
+    if isinstance(raw, str):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return raw
+    return raw
+
+
 def mapping(value: Any) -> dict[str, Any]:
     """``value`` when it is a JSON object, else an empty one (optional parts of a record)."""
     return value if isinstance(value, dict) else {}

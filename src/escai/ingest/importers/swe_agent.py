@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from escai.ingest.importers.base import (
     MESSAGE_ROLE,
     TOOL_ARGUMENTS,
@@ -30,21 +28,13 @@ from escai.ingest.importers.base import (
     mapping,
     sequence,
     session_id_for,
+    tool_arguments,
 )
 from escai.model import semconv
 from escai.model.events import EventType
 
 FORMAT = "swe-agent"
 AGENT = "swe-agent"
-
-
-def _arguments(raw: Any) -> Any:
-    if isinstance(raw, str):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return raw
-    return raw
 
 
 def _function_calls(history: list[Any]) -> dict[str, tuple[str, Any, str | None]]:
@@ -57,7 +47,7 @@ def _function_calls(history: list[Any]) -> dict[str, tuple[str, Any, str | None]
             if isinstance(message.get("action"), str) and function.get("name"):
                 found.setdefault(
                     message["action"].strip(),
-                    (str(function["name"]), _arguments(function.get("arguments")), call.get("id")),
+                    (str(function["name"]), tool_arguments(function.get("arguments")), call.get("id")),
                 )
     return found
 
@@ -154,7 +144,7 @@ def _from_history(builder: RunBuilder, history: list[Any]) -> None:
             action = as_text(message.get("action")) or ""
             for call in message.get("tool_calls") or ():
                 function = call.get("function") or {}
-                tool = (str(function.get("name") or "tool"), _arguments(function.get("arguments")), call.get("id"))
+                tool = (str(function.get("name") or "tool"), tool_arguments(function.get("arguments")), call.get("id"))
                 event_id = _call(builder, step, turn, action, tool)
                 open_calls[str(call.get("id"))] = (event_id, tool[0])
             if not message.get("tool_calls") and action:

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from escai.ingest.importers.base import (
     MESSAGE_ROLE,
     TOOL_ARGUMENTS,
@@ -27,6 +25,7 @@ from escai.ingest.importers.base import (
     mapping,
     require,
     session_id_for,
+    tool_arguments,
 )
 from escai.model import semconv
 from escai.model.events import EventStatus, EventType
@@ -34,15 +33,6 @@ from escai.model.events import EventStatus, EventType
 FORMAT = "tau-bench"
 AGENT = "assistant"
 USER = "user"
-
-
-def _arguments(raw: Any) -> Any:
-    if isinstance(raw, str):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return raw
-    return raw
 
 
 def _annotations(record: dict[str, Any], reward: float | None) -> dict[str, Any]:
@@ -123,7 +113,7 @@ def convert(record: Any, ref: str) -> ImportedRun:
                     **attributes,
                     semconv.GEN_AI_TOOL_NAME: name,
                     semconv.GEN_AI_TOOL_CALL_ID: call_id,
-                    TOOL_ARGUMENTS: _arguments(arguments),
+                    TOOL_ARGUMENTS: tool_arguments(arguments),
                 },
             )
             calls[call_id] = (event_id, name)
