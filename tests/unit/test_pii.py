@@ -480,6 +480,94 @@ def test_scalars_pass_through(scalar: object) -> None:
     assert PiiMasker().mask_value(scalar) == scalar
 
 
+def test_known_attribute_dicts_are_still_copied_and_masked() -> None:
+    """Once a dict's keys are known clean, later dicts with them are fresh copies, and new values are masked."""
+    masker = PiiMasker()
+    attributes = {"gen_ai.request.model": "gpt-4o-mini", "iteration": 3, "done": False, "score": 0.5}
+    for _ in range(3):  # the first call learns the keys, the later ones take the known-keys path
+        value, counts = masker.mask_json(attributes)
+        assert value == attributes
+        assert value is not attributes
+        assert counts == {}
+    assert masker.mask_value({"gen_ai.request.model": "ops@example.com", "iteration": 4}) == {
+        "gen_ai.request.model": "[EMAIL]",
+        "iteration": 4,
+    }
+    assert masker.mask_value({"gen_ai.request.model": {"owner": "ops@example.com"}, "iteration": None}) == {
+        "gen_ai.request.model": {"owner": "[EMAIL]"},
+        "iteration": None,
+    }
+    assert masker.mask_json({"gen_ai.request.model": "gpt-4o-mini", "api_key": "abc"}) == (
+        {"gen_ai.request.model": "gpt-4o-mini", "api_key": "[SECRET]"},
+        {"secret": 1},
+    )
+    assert masker.masked_counts == {"email": 2, "secret": 1}
+
+
+# ------------------------------------------------------------------------------------------------ gates
+
+# Prose with digits, a path and test output around a case makes a long text: past the short-string trigger
+# and the clean cache, so every gate runs.
+FILLER = " Thought: step 12345 of the plan; read page 2 of /work/src/app/main.py, 3 passed in 0.12s. " * 2
+
+GATED_CASES: list[tuple[PiiKind, str, str]] = [
+    (PiiKind.SECRET, "APIKEY=abc123", "APIKEY=[SECRET]"),
+    (PiiKind.SECRET, "api.key: abc123", "api.key: [SECRET]"),
+    (PiiKind.SECRET, "Access-Key = abc123", "Access-Key = [SECRET]"),
+    (PiiKind.SECRET, "PRIVATEKEY: abc123", "PRIVATEKEY: [SECRET]"),
+    (PiiKind.SECRET, "COOKIE: a=b", "COOKIE: [SECRET]"),
+    (PiiKind.SECRET, "AUTHORIZATION: Basic QQ==", "AUTHORIZATION: [SECRET]"),
+    (PiiKind.SECRET, "PassWord=hunter2", "PassWord=[SECRET]"),
+    (PiiKind.SECRET, "TOKEN: abc123", "TOKEN: [SECRET]"),
+    (PiiKind.SECRET, "SeCrEt=abc123", "SeCrEt=[SECRET]"),
+    (PiiKind.SECRET, "api\u212aey=abc123", "api\u212aey=[SECRET]"),  # the Kelvin sign lower-cases to "k"
+    (PiiKind.API_KEY, GITHUB_PAT, "[API_KEY]"),  # no "gh" anywhere, unlike the classic tokens
+    (PiiKind.API_KEY, "ghs_" + "A1b2" * 9, "[API_KEY]"),
+    (PiiKind.API_KEY, "ASIA" + "ABCDEFGHIJ234567", "[API_KEY]"),
+    (PiiKind.API_KEY, "xoxp-1234567890-abc", "[API_KEY]"),
+    (PiiKind.BEARER_TOKEN, "BEARER 9f8e7d6c5b4a3210", "BEARER [BEARER_TOKEN]"),
+    (PiiKind.IP, "ip fe80::1", "ip [IP]"),
+    (PiiKind.IP, "::ffff:10.1.2.3", "[IP]"),
+    (PiiKind.PHONE, "call 020 7946 0958", "call [PHONE]"),
+]
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["short", "long"])
+@pytest.mark.parametrize(("kind", "text", "expected"), GATED_CASES)
+def test_gates_let_every_form_through(kind: PiiKind, text: str, expected: str, padded: bool) -> None:
+    """Every keyword, key prefix and form the gates look for reaches its detector, in short and long texts."""
+    if padded:
+        text, expected = FILLER + text + FILLER, FILLER + expected + FILLER
+    result = masked(text)
+    assert result.text == expected
+    assert result.counts == {kind.value: 1}
+
+
+TYPICAL_CLEAN_OUTPUT: list[str] = [
+    "2026-11-23 17:49:31 INFO agent.planner: iteration 3 finished in 0.12s; 2026-11-23 17:49:32 DEBUG retry 2",
+    "```python\ndef top(items: list[int]) -> list[int]:\n    return sorted(items)[::-1][:2]\n```\nstd::vector",
+    "Step 3/12: retrying after 250 ms (attempt 2 of 5), max_tokens=1024, prompt_tokens: 812, tokenizer: bpe",
+    "Action: read_file(path='/work/src/escai/ingest/pii.py', start=120, end=980) -> 860 lines, task: backlog",
+    "Tool result: ===== 390 passed, 3 failed in 14.17s ===== tests/unit/test_pii.py:97 (score 0.948)",
+]
+
+
+@pytest.mark.parametrize("text", TYPICAL_CLEAN_OUTPUT)
+def test_typical_agent_output_is_kept(text: str) -> None:
+    """Long agent output full of what opens a gate (timestamps, slices, colons, "tokens", rare letters) is kept."""
+    result = masked(FILLER + text)
+    assert result.text == FILLER + text
+    assert result.counts == {}
+
+
+def test_slices_are_addresses_only_when_unspecified_addresses_are_masked() -> None:
+    """With keep_loopback_ip=False an unspecified "[::]" is masked, and so, unavoidably, is a slice's "::"."""
+    config = PiiMaskingConfig(keep_loopback_ip=False)
+    assert masked("bind [::]:8000", config).text == "bind [[IP]]:8000"
+    assert masked("rev = items[::-1]", config).text == "rev = items[[IP]-1]"
+    assert masked("bind [::]:8000 and rev = items[::-1]").counts == {}
+
+
 # ------------------------------------------------------------------------------------------------ hash style
 
 

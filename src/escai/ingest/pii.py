@@ -43,9 +43,11 @@ Replacements are typed placeholders (``[EMAIL]``, ``[PHONE]``, ``[CARD]``, ``[AP
 events without being revealed. Normalisation before hashing: e-mails lower-cased, phones and cards reduced
 to digits, IPs to their canonical compressed form.
 
-Speed: about 30 us per KB of text on one core, with a fast exit for short strings and a per-masker cache of
-short strings and dict keys already found clean; see ``bench/bench_pii.py``, and the "Patterns" comment for
-how. Nothing the masker would mask is ever cached: it keeps no sensitive value once a call returns.
+Speed: a typical clean event (200 characters of content, a few short attributes) costs about 5 us, an event
+with PII 10-50 us, and long texts about 20 us per KB, on one core; see ``bench/bench_pii.py``. Each detector
+runs only behind a cheap test it cannot match without (the "Gates" comment), short strings and dict keys
+already found clean are cached per masker, and nothing the masker would mask is ever cached: it keeps no
+sensitive value once a call returns.
 
 Known limits (all deliberate trade-offs for speed or against false positives):
 
@@ -223,12 +225,11 @@ def is_secret_key(name: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Patterns. All are ASCII-only (re.ASCII). Speed comes from the shape of the scans: CPython's regex engine
-# finds a pattern that starts with a literal ("@", "sk-", "::") at memchr-like speed, about 1 us per KB,
-# while a pattern starting with a character class or a lookbehind costs 10-50 us per KB. So every detector
-# scans for a literal anchor, or for a digit cluster found once and shared by the card, phone and IPv4
-# detectors, and only then runs its full pattern on a small window. Boundary lookbehinds sit after the
-# first character so that they never prevent the fast start.
+# Patterns. All are ASCII-only (re.ASCII). CPython's regex engine finds a pattern that starts with a literal
+# ("@", "sk-", "::") at about 1 us per KB, while one that starts with a character class or a lookbehind costs
+# 10-50 us per KB; so every detector scans from a literal anchor or runs its full pattern only on a small
+# window (a digit cluster), and boundary lookbehinds sit after the first character. Most texts never reach
+# a detector at all: see "Gates" below for what decides which ones run.
 # --------------------------------------------------------------------------------------------------------
 
 # The domain part, anchored on "@"; the local part is then read backwards from the "@".
@@ -362,34 +363,35 @@ _IPV6_MAX_LENGTH: Final = 45  # "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
 # ("::", "::2") has no group of three digits and fewer than three groups, which _check_ipv6 drops while
 # loopback addresses are kept; this one match settles it, without the walk back and the full pattern.
 _IPV6_SLICE_RE: Final = re.compile(r"(?<![0-9A-Fa-f:])::[0-9A-Fa-f]{0,2}(?![0-9A-Fa-f:.])", re.ASCII)
-# The IPv6 gate: a hint that is not a slice (the two lookarounds after "::" say "not _IPV6_SLICE_RE"). Log lines
-# and code often have six colons, and slices are common, but few texts have such a hint.
+# The IPv6 gate: a hint that is not a slice (the two lookarounds after "::" say "not _IPV6_SLICE_RE"). Log
+# lines and code often have colons and slices, but few texts have such a hint.
 _IPV6_GATE_RE: Final = re.compile(
     r":(?::(?:(?<=[0-9A-Fa-f:]::)|(?![0-9A-Fa-f]{0,2}(?![0-9A-Fa-f:.])))|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)", re.ASCII
 )
 
-# Gates. Most events hold no PII at all, so what the masker costs is what it takes to prove a text clean. On a
-# 200-character text each regex or substring scan costs 0.2-0.5 us, mostly fixed costs; a regex also pays about
-# 40 ns for every position where it starts an attempt, and one that starts on a character class (rather than a
-# literal) 5-10 ns per character. One big "could anything match?" alternation is therefore the slowest option
-# of all: digits, colons and common letters would start attempts everywhere.
+# --------------------------------------------------------------------------------------------------------
+# Gates. Most events hold no PII at all, so what the masker costs is what it takes to prove a text clean. On
+# a 200-character text each regex or substring scan costs 0.2-0.5 us, mostly fixed costs; a regex also pays
+# about 50 ns at every position where it starts an attempt, and one that starts on a character class (rather
+# than a literal) 5-10 ns per character. One "could anything match?" alternation over the text is therefore
+# the slowest option of all: digits, colons and common letters would start attempts everywhere.
 #
 # Instead the text is mapped once to its "shape" (one bytes.translate, ~0.4 us): digit -> "0", separator
-# " .()" -> ".", ASCII letter -> lower case, and the rare letters "bgkwxz" -> "!". Two scans of the shape then
+# " .()" -> ".", ASCII letter -> lower case, and the rare letters "bgkwxz" -> "!". Two scans of the shape
 # replace a dozen scans of the text:
 #
 # * digit clusters (_DIGIT_CLUSTER_RE) start on the literal "0", for the card, phone and IPv4 detectors;
-# * _GATE_RE starts on the literal "!", so it attempts only at those letters, and the character after the "!"
-#   picks the one alternative to try: it finds the bearer scheme, the vendor key prefixes ("sk-", "ghp_",
-#   "AKIA", ...) and the secret keywords holding one of those letters ("token", "api_key", "passw"). Only
-#   "passw" and "authoriz" end on their marked letter: they are looked behind at every attempt.
+# * _GATE_RE starts on the literal "!", so it attempts only at those letters, and the character after the
+#   "!" picks the one alternative to try. It finds the bearer scheme, the vendor key prefixes ("sk-", "ghp_",
+#   "AKIA", ...) and the secret keywords, which all hold a marked letter but "secret".
 #
-# "secret", with no rare letter, is a substring test of the lower-cased shape, taken only when the text has a
-# ":" or "="; "@" (e-mails, URL credentials), "J" (JWTs), "ASIA" (AWS) and colons (IPv6) are tests of the
-# text. The gates only decide which detectors run; each detector then reads the
-# text itself. They may fire for nothing (one shape stands for several texts) but never stay silent when
-# their detector would find something. Short strings (roles, tool and model names, ids) pay fixed costs, not
-# per-character ones: for them one trigger scan answers "could any detector fire at all?" before any gate.
+# "secret" is a substring test of the shape, taken only when the text has a ":" or "="; "@" (e-mails, URL
+# credentials), "J" (JWTs), "ASIA" (AWS) and an IPv6 hint are tests of the text. The gates only decide which
+# detectors run, and each detector then reads the text itself: a gate may open for nothing (one shape stands
+# for several texts) but never stays shut when its detector would find something. Short strings (roles, tool
+# and model names, ids) pay fixed costs, not per-character ones: for them one trigger scan answers "could any
+# detector fire at all?" before any gate.
+# --------------------------------------------------------------------------------------------------------
 _SEPARATORS: Final = " .()"  # "-" separates digit groups too, but keeps its own shape for "sk-" and "xoxb-"
 _MARKED_LETTERS: Final = "bgkwxz"
 
@@ -408,8 +410,9 @@ def _shape_byte(byte: int) -> int:
 _SHAPE_TABLE: Final = bytes(_shape_byte(byte) for byte in range(256))
 _DIGIT_CLUSTER_RE: Final = re.compile(rb"0[0.\-]{5,}0")
 
-# Words found from their marked letter, the detector they open, and any condition on what follows the word.
-# A key character ([A-Za-z0-9]) reads [a-z0!] in the shape.
+# Words found from their marked letter, the detector they open, and any condition on what follows the word
+# (in the shape, where a key character [A-Za-z0-9] reads [a-z0!]). Each keyword of _KV_KEYWORD_PATTERNS must
+# be here or be "secret".
 _GATE_WORDS: Final = (
     ("token", "k", "secret", r"(?![a-z0])"),  # "max_tokens" stays out; "!" may be "_" or a marked letter
     *(
@@ -428,7 +431,6 @@ _GATE_WORDS: Final = (
     ("akia", "k", "a_key", r"(?=[a-z0!]{16})"),
     ("aiza", "z", "a_key", r"(?=[a-z0!_\-]{35})"),
 )
-# The other secret keywords, as they read in the shape ("authori!"): substring tests, not worth a marked letter.
 
 
 def _gate_pattern() -> bytes:
@@ -536,7 +538,12 @@ class PiiMasker:
     def mask_text(self, text: str) -> MaskResult:
         """Return ``text`` with every enabled kind of PII replaced, and the number replaced per kind."""
         counts: dict[str, int] = {}
-        masked = self._mask(text, counts)
+        if len(text) > _CLEAN_CACHE_MAX_LENGTH:
+            # Event content: too long for the clean cache, so straight to the detectors, past _mask's tests.
+            spans = self._find_spans(text)
+            masked = self._replace(text, spans, counts) if spans else text
+        else:
+            masked = self._mask(text, counts)
         if counts:
             self._add_totals(counts)
         return _new_tuple(MaskResult, (masked, counts))
