@@ -526,6 +526,7 @@ GATED_CASES: list[tuple[PiiKind, str, str]] = [
     (PiiKind.API_KEY, "ASIA" + "ABCDEFGHIJ234567", "[API_KEY]"),
     (PiiKind.API_KEY, "xoxp-1234567890-abc", "[API_KEY]"),
     (PiiKind.BEARER_TOKEN, "BEARER 9f8e7d6c5b4a3210", "BEARER [BEARER_TOKEN]"),
+    (PiiKind.BEARER_TOKEN, "bEARER abcDefghij", "bEARER [BEARER_TOKEN]"),  # no digit, colon or "=" to trigger on
     (PiiKind.IP, "ip fe80::1", "ip [IP]"),
     (PiiKind.IP, "::ffff:10.1.2.3", "[IP]"),
     (PiiKind.PHONE, "call 020 7946 0958", "call [PHONE]"),

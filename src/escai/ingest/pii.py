@@ -43,11 +43,11 @@ Replacements are typed placeholders (``[EMAIL]``, ``[PHONE]``, ``[CARD]``, ``[AP
 events without being revealed. Normalisation before hashing: e-mails lower-cased, phones and cards reduced
 to digits, IPs to their canonical compressed form.
 
-Speed: a typical clean event (200 characters of content, a few short attributes) costs about 5 us, an event
-with PII 10-50 us, and long texts about 20 us per KB, on one core; see ``bench/bench_pii.py``. Each detector
-runs only behind a cheap test it cannot match without (the "Gates" comment), short strings and dict keys
-already found clean are cached per masker, and nothing the masker would mask is ever cached: it keeps no
-sensitive value once a call returns.
+Speed, on one core of the 2-core development machine (``bench/bench_pii.py``): a typical clean event (content
+of ~200 characters, a few short attributes) takes 5-6 us, content and attributes together; an event with PII
+10-50 us; long texts about 17 us per KB. Each detector runs only behind a cheap test it cannot match without
+(the "Gates" comment), short strings and dict keys found clean are cached per masker, and nothing the masker
+would mask is ever cached: it keeps no sensitive value once a call returns.
 
 Known limits (all deliberate trade-offs for speed or against false positives):
 
@@ -461,7 +461,7 @@ def _gate_pattern() -> bytes:
 _GATE_RE: Final = re.compile(_gate_pattern())
 _GATE_DETECTORS: Final = {f"g{index}": detector for index, (_, _, detector, _) in enumerate(_GATE_WORDS)}
 _NO_GATES: Final[frozenset[str]] = frozenset()
-_TRIGGER_RE: Final = re.compile(r"[0-9@:=]|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|eyJ|[Bb]earer|BEARER")
+_TRIGGER_RE: Final = re.compile(r"[0-9@:=]|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|eyJ|[Bb](?:earer|EARER)")
 _TRIGGER_MAX_LENGTH: Final = 64
 # Events repeat the same short strings (keys, roles, model and tool names, header values). Those found
 # clean are remembered, per masker since the answer depends on the config, so a repeat costs one dict
@@ -861,8 +861,8 @@ class PiiMasker:
             if not (wants_ip or wants_card or wants_phone):
                 continue
             # One character more on the left for a "+" or "(" that starts a phone number, and two on the right
-            # so that the patterns' lookaheads see what follows the cluster.
-            low, high = max(0, start - 1), min(len(text), end + 2)
+            # so that the patterns' lookaheads see what follows the cluster (re clips an end past the text).
+            low, high = (start - 1 if start else 0), end + 2
             if wants_ip:
                 self._find_ipv4(text, low, high, spans)
             if wants_card:
