@@ -51,6 +51,8 @@ def dead_letter_payload(raw: Any) -> str:
     """The raw record as text for the dead-letter table, cut to a bounded size; text is kept as sent."""
     if isinstance(raw, str):
         return raw[:MAX_DEAD_LETTER_PAYLOAD]
+    if isinstance(raw, AgentEvent):  # OTLP, importers and the embedded SDK hand in events, not JSON
+        raw = raw.model_dump(mode="json")
     try:
         text = orjson.dumps(raw, default=repr).decode()
     except TypeError:
@@ -59,6 +61,8 @@ def dead_letter_payload(raw: Any) -> str:
 
 
 def _raw_id(raw: Any) -> str | None:
+    if isinstance(raw, AgentEvent):
+        return raw.id
     if isinstance(raw, dict):
         value = raw.get("id")
         if isinstance(value, str):
