@@ -14,6 +14,9 @@ from pathlib import Path
 
 import httpx
 
+DATASETS = Path(os.environ.get("ESCAI_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+"""The shared real traces (``../shared/datasets`` from the repository root, or ``$ESCAI_DATASETS``)."""
+
 
 def machine() -> str:
     """One line describing where the benchmark ran."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from escai.analysis.epistemic.calibration import ConfidenceCalibrator
+from escai.analysis.live import LiveEpistemicWorker
+from escai.analysis.text.embedding import load_embedder
 from escai.bus.base import EventBus
 from escai.bus.memory import InMemoryBus
 from escai.ingest.batcher import Batcher
@@ -38,6 +41,8 @@ class EscaiService:
         self._engine: AsyncEngine | None = None
         self._batcher: Batcher | None = None
         self._pipeline: IngestPipeline | None = None
+        self.analysis: LiveEpistemicWorker | None = None
+        """The live epistemic worker, while started with ``analysis_live`` on."""
 
     @property
     def engine(self) -> AsyncEngine:
@@ -78,11 +83,23 @@ class EscaiService:
         self._batcher.start()
         masker = default_masker(self.settings) if self.settings.pii_masking else None
         self._pipeline = IngestPipeline(self._batcher, build_stages(self.settings, masker), self.metrics)
+        if self.settings.analysis_live:
+            self.analysis = LiveEpistemicWorker(
+                self._engine, self.bus, load_embedder(self.settings.analysis_method), calibrator=self._calibrator()
+            )
+            await self.analysis.start()
+
+    def _calibrator(self) -> ConfidenceCalibrator | None:
+        path = self.settings.calibration_path
+        return ConfidenceCalibrator.load(path) if path.exists() else None
 
     async def stop(self) -> None:
         """Write what is queued, close subscriptions and the database."""
         if self._batcher is not None:
             await self._batcher.stop()
+        if self.analysis is not None:
+            await self.analysis.stop()
+            self.analysis = None
         await self.bus.close()
         if self._engine is not None:
             await self._engine.dispose()

@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     bus_url: str | None = Field(default=None, description="redis://... for Redis Streams; empty: in-process.")
     redis_url: str | None = Field(default=None, description="Redis for live cache and rate limits.")
 
+    analysis_live: bool = Field(default=True, description="Update epistemic states live as events are stored.")
+    analysis_method: Literal["auto", "minilm", "light"] = Field(
+        default="light",
+        description="Sentence similarity for live analysis: light (hashed n-grams), minilm (needs escai[nlp]), auto.",
+    )
+    explain_llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint that rewords explanations; none: templates only."
+    )
+    explain_llm_model: str | None = Field(default=None, description="Model name for the explanation endpoint.")
+    explain_llm_api_key: SecretStr | None = Field(default=None, description="API key of the explanation endpoint.")
+    explain_llm_timeout_s: float = Field(
+        default=10.0, gt=0, description="Wait this long for the endpoint, then fall back to templates."
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "console"
     log_file: Path | None = None
@@ -109,6 +123,11 @@ class Settings(BaseSettings):
     def api_key_set(self) -> frozenset[str]:
         """The configured API keys; empty when authentication is off."""
         return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
+
+    @property
+    def calibration_path(self) -> Path:
+        """Where a fitted confidence calibrator is kept (used by live analysis when present)."""
+        return self.home / "models" / "epistemic_calibration.json"
 
     @property
     def resolved_database_url(self) -> str:

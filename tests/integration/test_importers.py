@@ -31,13 +31,14 @@ from escai.ingest.importers import (
     read_runs,
     who_and_when,
 )
-from escai.ingest.importers.base import PROCESS_EXIT_CODE, TOOL_ARGUMENTS
+from escai.ingest.importers.base import TOOL_ARGUMENTS
 from escai.ingest.importers.logsplit import split_log
 from escai.ingest.importers.runner import ImportProgress, import_files
 from escai.ingest.importers.textparse import code_calls, execution_exit_code, mini_swe_action, mini_swe_observation
 from escai.model import semconv
 from escai.model.events import AgentEvent, EventStatus, EventType
 from escai.model.records import SessionStatus
+from escai.model.semconv import PROCESS_EXIT_CODE
 from escai.service import EscaiService
 from escai.store.engine import create_engine
 from escai.store.queries import EventFilter, count_events, get_session, list_events

@@ -46,6 +46,11 @@ class Subscription(Protocol):
 
     def __aiter__(self) -> AsyncIterator[ChangeEvent]: ...
 
+    @property
+    def pending(self) -> int:
+        """Changes received and not read yet (a worker waits for 0 before it stops, so nothing is lost)."""
+        ...
+
     async def close(self) -> None:
         """Stop receiving; pending iteration ends."""
         ...

@@ -27,6 +27,10 @@ class _QueueSubscription:
             # A slow reader must not stall ingest or other readers: drop for this reader and count it.
             self.dropped += 1
 
+    @property
+    def pending(self) -> int:
+        return self.queue.qsize()
+
     async def __aiter__(self) -> AsyncIterator[ChangeEvent]:
         while True:
             item = await self.queue.get()

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from escai._version import __version__
 from escai.cli import db as db_commands
+from escai.cli import eval as eval_commands
 from escai.cli import sessions as session_commands
 from escai.cli.common import settings_with
 from escai.cli.importer import import_command
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(session_commands.app, name="sessions")
+app.add_typer(eval_commands.app, name="eval")
 app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run_command)
 app.command("import")(import_command)
 console = Console()

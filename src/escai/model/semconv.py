@@ -34,6 +34,12 @@ LLM_TOKEN_COUNT_PROMPT: Final = "llm.token_count.prompt"  # noqa: S105 - an attr
 LLM_TOKEN_COUNT_COMPLETION: Final = "llm.token_count.completion"  # noqa: S105
 TOOL_NAME: Final = "tool.name"
 SESSION_ID: Final = "session.id"
+MESSAGE_ROLE: Final = "message.role"
+"""The chat role a message had in its source (system, user, assistant, tool)."""
+PROCESS_EXIT_CODE: Final = "process.exit.code"
+"""Exit code of an executed command (OpenTelemetry's process attribute)."""
+SYSTEM_PROMPTS: Final = "escai.import.system_prompts"
+"""System prompts that came with an imported run (agent name -> prompt), kept on its session_start event."""
 
 # --- ESCAI ------------------------------------------------------------------------------------------------------
 ESCAI_FRAMEWORK: Final = "escai.framework"

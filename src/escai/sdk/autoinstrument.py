@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
+from escai.model.semconv import PROCESS_EXIT_CODE
 from escai.sdk.context import Scope, enter_scope
 from escai.sdk.errors import internal_errors_handled
 
@@ -36,8 +37,6 @@ BOOTSTRAP_DIR = Path(__file__).with_name("_bootstrap")
 
 PROCESS_COMMAND_LINE: Final = "process.command_line"
 """OpenTelemetry's attribute for the command line, on the run's ``session_start``."""
-PROCESS_EXIT_CODE: Final = "process.exit.code"
-"""OpenTelemetry's attribute for the exit code, on the run's ``session_end``."""
 
 _bootstrapped = False
 

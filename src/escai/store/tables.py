@@ -135,9 +135,29 @@ epistemic_states = Table(
     Column("goals", JsonColumn, nullable=False),
     Column("confidence", Float, nullable=False),
     Column("uncertainty", Float, nullable=False),
+    Column("method", String(32), nullable=False, default="light"),
+    Column("signals", JsonColumn, nullable=False, default=dict),
     Column("created_at", UtcDateTime, nullable=False),
     Index(None, "session_id", "step_index"),
     Index(None, "agent_id", "timestamp"),
+)
+
+belief_revisions = Table(
+    "belief_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", ID, nullable=False),
+    Column("agent_id", ID, nullable=False, index=True),
+    Column("step_index", Integer, nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("previous_confidence", Float, nullable=False),
+    Column("new_confidence", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence_event_ids", JsonColumn, nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "session_id", "step_index"),
 )
 
 knowledge_nodes = Table(
@@ -226,6 +246,9 @@ explanations = Table(
     Column("text", Text, nullable=False),
     Column("evidence_event_ids", JsonColumn, nullable=False),
     Column("confidence", Float, nullable=False),
+    Column("sentences", JsonColumn, nullable=False, default=list),
+    Column("other_session_id", ID),
+    Column("generator", String(128), nullable=False, default="template"),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -246,6 +269,56 @@ event_processing_metrics = Table(
     Column("error", Text),
     Column("recorded_at", UtcDateTime, nullable=False),
     Index(None, "stage", "recorded_at"),
+)
+
+# Behaviour analysis (issue 5): outcome statistics of each stored pattern beyond the domain record, anomaly
+# scores of sessions with their unusual steps and loops, and behaviour clusters. One analysis replaces the rows
+# of its scope (an agent, or all sessions when agent_id is NULL).
+behavioral_pattern_stats = Table(
+    "behavioral_pattern_stats",
+    metadata,
+    Column("pattern_id", ID, ForeignKey("behavioral_patterns.id", ondelete="CASCADE"), primary_key=True),
+    Column("p_value_adjusted", Float),
+    Column("odds_ratio", Float),
+    Column("failure_support", Integer, nullable=False),
+    Column("success_support", Integer, nullable=False),
+    Column("sessions_analysed", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("max_gap", Integer),
+)
+
+session_anomalies = Table(
+    "session_anomalies",
+    metadata,
+    Column("session_id", ID, primary_key=True),
+    Column("agent_id", ID),
+    Column("score", Float, nullable=False),
+    Column("is_anomalous", Boolean, nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("unusual_features", JsonColumn, nullable=False),
+    Column("steps", JsonColumn, nullable=False),
+    Column("loops", JsonColumn, nullable=False),
+    Column("loop_share", Float, nullable=False),
+    Column("cluster", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "agent_id", "score"),
+    Index(None, "score"),
+)
+
+behaviour_clusters = Table(
+    "behaviour_clusters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", ID, index=True),
+    Column("label", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("success_rate", Float),
+    Column("silhouette", Float, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("centroid", JsonColumn, nullable=False),
+    Column("patterns", JsonColumn, nullable=False),
+    Column("session_ids", JsonColumn, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 # The code generator's tables live in their own module; importing it here keeps `metadata` complete.

@@ -38,14 +38,8 @@ SYNTHETIC_STEP = timedelta(seconds=1)
 OBSERVED_STEP = timedelta(milliseconds=1)
 """Gap used to place an event without a timestamp just after its predecessor in a run that has real times."""
 
-MESSAGE_ROLE = "message.role"
-"""The chat role a message had in the source (OpenInference's attribute name)."""
-PROCESS_EXIT_CODE = "process.exit.code"
-"""Exit code of an executed command (OpenTelemetry's process attribute name)."""
 TOOL_ARGUMENTS = GEN_AI_TOOL_CALL_ARGUMENTS
 """A tool call's arguments as a JSON value."""
-SYSTEM_PROMPTS = "escai.import.system_prompts"
-"""System prompts that came with an imported run (agent name -> prompt), kept on its session_start event."""
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_SESSION_KEY = 60

@@ -19,9 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from escai.ingest.importers.base import (
-    MESSAGE_ROLE,
     OBSERVED_STEP,
-    PROCESS_EXIT_CODE,
     SYNTHETIC_EPOCH,
     SYNTHETIC_STEP,
     TOOL_ARGUMENTS,
@@ -40,6 +38,7 @@ from escai.ingest.importers.base import (
 from escai.ingest.importers.textparse import mini_swe_action, mini_swe_observation
 from escai.model import semconv
 from escai.model.events import EventStatus, EventType
+from escai.model.semconv import MESSAGE_ROLE, PROCESS_EXIT_CODE
 
 FORMAT = "mini-swe-agent"
 AGENT = "mini-swe-agent"

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from escai.ingest.importers.base import (
-    MESSAGE_ROLE,
     TOOL_ARGUMENTS,
     ImportedRun,
     ImportItem,
@@ -32,6 +31,7 @@ from escai.ingest.importers.base import (
 )
 from escai.model import semconv
 from escai.model.events import EventType
+from escai.model.semconv import MESSAGE_ROLE
 
 FORMAT = "swe-agent"
 AGENT = "swe-agent"

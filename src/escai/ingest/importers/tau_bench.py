@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from escai.ingest.importers.base import (
-    MESSAGE_ROLE,
     TOOL_ARGUMENTS,
     ImportedRun,
     ImportItem,
@@ -29,6 +28,7 @@ from escai.ingest.importers.base import (
 )
 from escai.model import semconv
 from escai.model.events import EventStatus, EventType
+from escai.model.semconv import MESSAGE_ROLE
 
 FORMAT = "tau-bench"
 AGENT = "assistant"

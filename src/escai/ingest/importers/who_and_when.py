@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from escai.ingest.importers.base import (
-    MESSAGE_ROLE,
-    PROCESS_EXIT_CODE,
-    SYSTEM_PROMPTS,
     TOOL_ARGUMENTS,
     ImportedRun,
     ImportItem,
@@ -36,6 +33,7 @@ from escai.ingest.importers.base import (
 from escai.ingest.importers.textparse import code_calls, execution_exit_code
 from escai.model import semconv
 from escai.model.events import EventStatus, EventType
+from escai.model.semconv import MESSAGE_ROLE, PROCESS_EXIT_CODE, SYSTEM_PROMPTS
 
 FORMAT = "who-and-when"
 ROLE_NOTE = "who_and_when.role_note"

@@ -1,0 +1,1 @@
+"""Causal engine: event dependency graphs, causal discovery across sessions, and failure attribution."""

@@ -1,0 +1,1 @@
+"""Epistemic extractor: beliefs, knowledge, goals and confidence per step, live and in batch."""

@@ -1,0 +1,1 @@
+"""Performance predictor: success probability, failure risk, remaining steps and time, early warning."""

@@ -1,0 +1,199 @@
+"""Epistemic analysis of a stored session, end to end: read its events, extract the timeline, explain, store.
+
+This is what ``POST /api/v1/sessions/{id}/analyze`` and ``escai analyze`` run. The extraction and explanation are
+CPU-bound, so they run in a worker thread and a server's event loop keeps serving while a long session is
+analysed. Storing replaces the session's earlier analysis in one transaction, so running it twice gives the same
+rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from escai.analysis.epistemic.extractor import extract_timeline
+from escai.analysis.epistemic.graph import KnowledgeGraph
+from escai.analysis.epistemic.timeline import EpistemicTimeline
+from escai.analysis.explain import ExplanationEngine, SessionEvidence, writer_from_settings
+from escai.analysis.text import TextEmbedder
+from escai.bus.base import ChangeEvent, ChangeKind
+from escai.exceptions import NotFoundError
+from escai.model.events import AgentEvent
+from escai.model.records import Explanation, MonitoringSession
+from escai.settings import Settings
+from escai.store.epistemic_store import load_timeline, replace_comparison, replace_session_analysis
+from escai.store.knowledge_store import load_knowledge_graph
+from escai.store.queries import MAX_PAGE_SIZE, EventFilter, get_session, list_events
+
+ANALYSIS_NAME = "epistemic"
+"""The ``analysis`` key of the change events this module's results are published with."""
+ANALYSIS_SCOPE = "session"
+"""The ``scope`` key of those changes: a whole-session analysis (live updates carry one ``state`` each instead)."""
+TOP_ENTITIES = 10
+
+
+class EntitySummary(BaseModel):
+    """One entity of a knowledge graph and how many facts touch it."""
+
+    label: str
+    kind: str
+    degree: int
+
+
+class KnowledgeSummary(BaseModel):
+    """The size of a session's knowledge graph and its most connected entities."""
+
+    nodes: int = Field(description="Entities.")
+    edges: int = Field(description="Facts relating them.")
+    top_entities: list[EntitySummary] = Field(description="Most connected first.")
+
+
+def summarise_knowledge(graph: KnowledgeGraph, top: int = TOP_ENTITIES) -> KnowledgeSummary:
+    """The graph's size and its ``top`` most connected entities."""
+    return KnowledgeSummary(
+        nodes=graph.node_count,
+        edges=graph.edge_count,
+        top_entities=[
+            EntitySummary(label=label, kind=kind, degree=degree) for label, kind, degree in graph.degrees()[:top]
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAnalysis:
+    """What one analysis of a session produced and stored."""
+
+    session: MonitoringSession
+    timeline: EpistemicTimeline
+    explanations: list[Explanation]
+    knowledge: KnowledgeGraph
+    seconds: float
+    """Wall time of reading, extracting, explaining and storing."""
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary: counts, final confidence per agent, and the explanations."""
+        final_states = {}
+        for agent_id in dict.fromkeys(state.agent_id for state in self.timeline.states):
+            final = self.timeline.final_state(agent_id)
+            if final is not None:
+                final_states[agent_id] = final.model_dump(mode="json")
+        return {
+            "analysis": ANALYSIS_NAME,
+            "scope": ANALYSIS_SCOPE,
+            "session_id": self.session.id,
+            "method": self.timeline.method,
+            "states": len(self.timeline.states),
+            "revisions": len(self.timeline.revisions),
+            "knowledge": summarise_knowledge(self.knowledge).model_dump(mode="json"),
+            "final_states": final_states,
+            "explanations": [explanation.model_dump(mode="json") for explanation in self.explanations],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def explainer_from_settings(settings: Settings) -> ExplanationEngine:
+    """The explanation engine the settings ask for: templates, or LLM wording when an endpoint is configured."""
+    writer = writer_from_settings(
+        settings.explain_llm_base_url, settings.explain_llm_model, settings.explain_llm_api_key
+    )
+    return ExplanationEngine(writer)
+
+
+def analysis_change(analysis: SessionAnalysis) -> ChangeEvent:
+    """The bus change that announces a finished analysis to live subscribers of the session and its agent."""
+    return ChangeEvent(
+        ChangeKind.ANALYSIS_RESULT,
+        session_id=analysis.session.id,
+        agent_id=analysis.session.agent_id,
+        payload=analysis.summary(),
+        published_at=time.time(),
+    )
+
+
+async def read_session_events(connection: AsyncConnection, session_id: str) -> list[AgentEvent]:
+    """Every event of a session in ingest order, read a page at a time."""
+    found: list[AgentEvent] = []
+    cursor: int | None = None
+    while True:
+        page = await list_events(connection, EventFilter(session_id=session_id, after_seq=cursor), MAX_PAGE_SIZE)
+        found.extend(page.events)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+async def _read_session(connection: AsyncConnection, session_id: str) -> tuple[MonitoringSession, list[AgentEvent]]:
+    session = await get_session(connection, session_id)
+    if session is None:
+        raise NotFoundError(f"no session with id {session_id!r}")
+    return session, await read_session_events(connection, session_id)
+
+
+def _extract_and_explain(
+    session: MonitoringSession,
+    events: Sequence[AgentEvent],
+    embedder: TextEmbedder | None,
+    explainer: ExplanationEngine,
+) -> tuple[EpistemicTimeline, list[Explanation]]:
+    timeline = extract_timeline(events, embedder)
+    return timeline, explainer.explain_session(session, events, timeline)
+
+
+async def analyse_session(
+    engine: AsyncEngine,
+    session_id: str,
+    *,
+    embedder: TextEmbedder | None = None,
+    explainer: ExplanationEngine | None = None,
+) -> SessionAnalysis:
+    """Analyse a stored session and store the result, replacing any earlier analysis of it.
+
+    Raises :class:`~escai.exceptions.NotFoundError` when no session has ``session_id``.
+    """
+    started = time.perf_counter()
+    async with engine.connect() as connection:
+        session, events = await _read_session(connection, session_id)
+    explainer = explainer or ExplanationEngine()
+    timeline, explanations = await asyncio.to_thread(_extract_and_explain, session, events, embedder, explainer)
+    async with engine.begin() as connection:
+        await replace_session_analysis(connection, session_id, timeline, explanations)
+        knowledge = await load_knowledge_graph(connection, session_id)
+    return SessionAnalysis(session, timeline, explanations, knowledge, time.perf_counter() - started)
+
+
+async def _evidence_of(connection: AsyncConnection, session_id: str, embedder: TextEmbedder | None) -> SessionEvidence:
+    session, events = await _read_session(connection, session_id)
+    timeline = await load_timeline(connection, session_id)
+    if not timeline.states:
+        # Not analysed yet: extract now rather than compare against an empty timeline.
+        timeline = await asyncio.to_thread(extract_timeline, events, embedder)
+    return SessionEvidence(session=session, events=events, timeline=timeline)
+
+
+async def compare_sessions(
+    engine: AsyncEngine,
+    left_id: str,
+    right_id: str,
+    *,
+    embedder: TextEmbedder | None = None,
+    explainer: ExplanationEngine | None = None,
+) -> Explanation:
+    """Explain how two stored sessions differ, store the comparison and return it.
+
+    Uses each session's stored timeline when it has been analysed, and extracts one otherwise. Raises
+    :class:`~escai.exceptions.NotFoundError` when either session does not exist.
+    """
+    async with engine.connect() as connection:
+        left = await _evidence_of(connection, left_id, embedder)
+        right = await _evidence_of(connection, right_id, embedder)
+    explainer = explainer or ExplanationEngine()
+    comparison = await asyncio.to_thread(explainer.compare, left, right)
+    async with engine.begin() as connection:
+        await replace_comparison(connection, comparison)
+    return comparison
