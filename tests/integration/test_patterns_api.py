@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from escai.bus.base import ChangeEvent, ChangeKind
-from escai.ingest.importers import read_runs
+from escai.ingest.importers import ImportedRun, read_runs
 
 SWE_BENCH = (
     Path(__file__).resolve().parents[2].parent
@@ -27,7 +27,7 @@ def swe_runs() -> list[Any]:
     """Eight resolved and eight unresolved SWE-bench runs (the first of each in file order)."""
     if not SWE_BENCH.exists():
         pytest.skip(f"dataset missing: {SWE_BENCH}")
-    runs = list(read_runs(SWE_BENCH, "auto"))
+    runs = [run for run in read_runs(SWE_BENCH, "auto") if isinstance(run, ImportedRun)]
     resolved = [run for run in runs if run.annotations["labels"]["success"]][:8]
     unresolved = [run for run in runs if not run.annotations["labels"]["success"]][:8]
     return [*resolved, *unresolved]

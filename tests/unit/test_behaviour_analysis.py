@@ -14,7 +14,7 @@ from escai.analysis.behaviour.analyser import BehaviourAnalyser, BehaviourConfig
 from escai.analysis.behaviour.clusters import cluster_sessions
 from escai.analysis.behaviour.loops import detect_loops
 from escai.analysis.behaviour.sequences import abstract_session, command_program
-from escai.ingest.importers import read_runs
+from escai.ingest.importers import ImportedRun, read_runs
 from escai.model.events import AgentEvent, EventStatus, EventType
 
 DATASETS = Path(os.environ.get("ESCAI_DATASETS", Path(__file__).resolve().parents[2].parent / "shared" / "datasets"))
@@ -26,7 +26,7 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 def _labelled(path: Path, limit: int | None = None) -> list[LabelledSession]:
     if not path.exists():
         pytest.skip(f"dataset missing: {path}")
-    runs = list(read_runs(path, "auto"))[:limit]
+    runs = [run for run in read_runs(path, "auto") if isinstance(run, ImportedRun)][:limit]
     return [LabelledSession(run.session_id, run.events, run.annotations["labels"]["success"]) for run in runs]
 
 
@@ -101,6 +101,7 @@ def test_loops_find_exact_repeats_and_cycles() -> None:
     assert detect_loops(abstract_session(_shell("ls", 0, 0) + _shell("pwd", 0, 1)).steps) == []
 
 
+@pytest.mark.slow
 def test_swe_bench_analysis_finds_patterns_anomalies_and_clusters() -> None:
     """On 250 real runs, patterns come with corrected p-values, anomaly scores lie in [0, 1] with reasons."""
     sessions = _labelled(SWE_BENCH)

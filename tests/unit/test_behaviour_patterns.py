@@ -64,10 +64,16 @@ def test_prefixspan_matches_brute_force(kind: PatternKind, max_gap: int | None) 
 
 def test_gap_constraint_uses_later_occurrences() -> None:
     """A later occurrence of the prefix that is close enough counts even when the first one is too far."""
-    mined = {pattern.items for pattern in mine_patterns([["a", "x", "x", "x", "a", "b"]], 1, max_gap=0)}
+    mined = {
+        pattern.items for pattern in mine_patterns([["a", "x", "x", "x", "a", "b"]], 1, max_gap=0, kind=PatternKind.ALL)
+    }
     assert ("a", "b") in mined
-    assert ("a", "b") not in {pattern.items for pattern in mine_patterns([["a", "x", "b"]], 1, max_gap=0)}
-    assert ("a", "b") in {pattern.items for pattern in mine_patterns([["a", "x", "b"]], 1, max_gap=1)}
+    assert ("a", "b") not in {
+        pattern.items for pattern in mine_patterns([["a", "x", "b"]], 1, max_gap=0, kind=PatternKind.ALL)
+    }
+    assert ("a", "b") in {
+        pattern.items for pattern in mine_patterns([["a", "x", "b"]], 1, max_gap=1, kind=PatternKind.ALL)
+    }
 
 
 def test_closed_patterns_drop_subpatterns_with_the_same_sessions() -> None:
@@ -127,7 +133,7 @@ def test_patterns_are_sorted_by_corrected_p_value() -> None:
     """The strongest separator comes first and every adjusted p-value is at least its raw p-value."""
     strong = FrequentPattern(("s",), frozenset(range(10)))
     weak = FrequentPattern(("w",), frozenset({0, 10, 11, 12}))
-    outcomes: list[bool | None] = [False] * 10 + [True] * 10
+    outcomes: list[bool | None] = [*([False] * 10), *([True] * 10)]
     scored = score_patterns([weak, strong], outcomes)
     assert scored[0].items == ("s",)
     assert all(item.p_value is not None and (item.p_value_adjusted or 0) >= item.p_value for item in scored)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from escai._version import __version__
 from escai.cli import db as db_commands
+from escai.cli.analyze import analyze_command
 from escai.cli import eval as eval_commands
 from escai.cli import sessions as session_commands
 from escai.cli.common import settings_with
@@ -31,6 +32,7 @@ app.add_typer(session_commands.app, name="sessions")
 app.add_typer(eval_commands.app, name="eval")
 app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run_command)
 app.command("import")(import_command)
+app.command("analyze")(analyze_command)
 console = Console()
 
 

@@ -14,7 +14,17 @@ from escai.ops.logging import log_context, new_correlation_id
 from escai.ops.metrics import IngestMetrics
 from escai.server import health, ws
 from escai.server.api import otlp
-from escai.server.api.v1 import admin, agents, causal, epistemic, events, patterns, predictions, sessions
+from escai.server.api.v1 import (
+    admin,
+    agents,
+    attribution,
+    causal,
+    epistemic,
+    events,
+    patterns,
+    predictions,
+    sessions,
+)
 from escai.server.deps import require_api_key
 from escai.service import EscaiService
 from escai.settings import Settings
@@ -89,7 +99,8 @@ def create_app(settings: Settings | None = None, service: EscaiService | None = 
     app.state.service = service
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
-    for module in (events, sessions, agents, admin, epistemic, patterns, causal, predictions):
+    # ``agents`` last: its ``/agents/{id:path}`` would otherwise swallow ``/agents/{id}/epistemic`` and the like.
+    for module in (events, sessions, admin, epistemic, attribution, patterns, causal, predictions, agents):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -33,6 +33,7 @@ FEATURES = (
     "conflicting_revisions",
     "revisions",
 )
+REGULARISATION = 0.1
 _COUNTS = frozenset({"steps", "failures", "conflicting_revisions", "revisions"})
 
 
@@ -85,15 +86,21 @@ class ConfidenceCalibrator:
         )
 
 
-def fit_calibrator(examples: Sequence[tuple[Mapping[str, float], bool]]) -> ConfidenceCalibrator:
-    """Fit on (signals of a state, whether its session succeeded); both outcomes must be present."""
+def fit_calibrator(
+    examples: Sequence[tuple[Mapping[str, float], bool]], *, regularisation: float = REGULARISATION
+) -> ConfidenceCalibrator:
+    """Fit on (signals of a state, whether its session succeeded); both outcomes must be present.
+
+    ``regularisation`` is the inverse L2 strength (scikit-learn's ``C``): small, because a few hundred labelled
+    sessions cannot support eleven free weights.
+    """
     outcomes = np.asarray([int(success) for _, success in examples])
     if len(set(outcomes.tolist())) < 2:
         raise ValueError("calibration needs sessions of both outcomes (successes and failures)")
     matrix = np.asarray([feature_vector(signals) for signals, _ in examples])
     scaler = StandardScaler().fit(matrix)
     scales = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
-    model = LogisticRegression(C=1.0, max_iter=1000).fit((matrix - scaler.mean_) / scales, outcomes)
+    model = LogisticRegression(C=regularisation, max_iter=1000).fit((matrix - scaler.mean_) / scales, outcomes)
     return ConfidenceCalibrator(
         coefficients=tuple(float(value) for value in model.coef_[0]),
         intercept=float(model.intercept_[0]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from escai.analysis.epistemic.calibration import ConfidenceCalibrator
 from escai.analysis.epistemic.sections import SectionKind
 from escai.analysis.epistemic.statements import Statements, is_agent_text, read_statements
 from escai.analysis.epistemic.timeline import EpistemicTimeline
@@ -15,11 +16,16 @@ _GOALS = frozenset({SectionKind.PLAN, SectionKind.OPEN_QUESTIONS})
 """Sections whose items become goals (embedded once, like beliefs)."""
 
 
-def extract_timeline(events: Sequence[AgentEvent], embedder: TextEmbedder | None = None) -> EpistemicTimeline:
+def extract_timeline(
+    events: Sequence[AgentEvent],
+    embedder: TextEmbedder | None = None,
+    calibrator: ConfidenceCalibrator | None = None,
+) -> EpistemicTimeline:
     """The epistemic timeline of one session's events (given in order; all of one session).
 
     Every agent text is read first and all candidate beliefs are embedded in one batch, then the events are replayed
-    through the same :class:`EpistemicTracker` the live path uses, so batch and live results are identical.
+    through the same :class:`EpistemicTracker` the live path uses, so batch and live results are identical (given
+    the same ``calibrator``: the live worker uses the one saved at ``Settings.calibration_path``).
     """
     embedder = embedder or HashingEmbedder()
     if not events:
@@ -34,7 +40,9 @@ def extract_timeline(events: Sequence[AgentEvent], embedder: TextEmbedder | None
         )
     )
     vectors: dict[str, Vectors] = dict(zip(texts, embedder.embed(texts), strict=True)) if texts else {}
-    tracker = EpistemicTracker(events[0].session_id, embedder, vectors=vectors, statements=statements)
+    tracker = EpistemicTracker(
+        events[0].session_id, embedder, vectors=vectors, statements=statements, calibrator=calibrator
+    )
     for event in events:
         tracker.observe(event)
     return tracker.timeline()

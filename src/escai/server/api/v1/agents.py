@@ -24,22 +24,7 @@ async def get_agents(
 
 
 @router.get(
-    "/{agent_id}",
-    operation_id="get_agent",
-    summary="One agent",
-    response_model=AgentSummary,
-    responses={404: {"description": "No such agent."}},
-)
-async def get_one_agent(agent_id: str, connection: ConnectionDep) -> AgentSummary:
-    """An agent with its counts."""
-    agent = await get_agent(connection, agent_id)
-    if agent is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no agent with id {agent_id!r}")
-    return agent
-
-
-@router.get(
-    "/{agent_id}/sessions",
+    "/{agent_id:path}/sessions",
     operation_id="list_agent_sessions",
     summary="Sessions of an agent",
     response_model=SessionPageResponse,
@@ -53,3 +38,18 @@ async def get_agent_sessions(
     """Sessions the agent started or spoke in, newest first."""
     page = await list_sessions(connection, SessionFilter(agent_id=agent_id), limit, offset)
     return SessionPageResponse(sessions=page.sessions, total=page.total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{agent_id:path}",
+    operation_id="get_agent",
+    summary="One agent",
+    response_model=AgentSummary,
+    responses={404: {"description": "No such agent."}},
+)
+async def get_one_agent(agent_id: str, connection: ConnectionDep) -> AgentSummary:
+    """An agent with its counts."""
+    agent = await get_agent(connection, agent_id)
+    if agent is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no agent with id {agent_id!r}")
+    return agent

@@ -36,22 +36,7 @@ async def get_sessions(
 
 
 @router.get(
-    "/{session_id}",
-    operation_id="get_session",
-    summary="One session",
-    response_model=MonitoringSession,
-    responses={404: {"description": "No such session."}},
-)
-async def get_one_session(session_id: str, connection: ConnectionDep) -> MonitoringSession:
-    """A session with its agents, status, outcome and annotations."""
-    session = await get_session(connection, session_id)
-    if session is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session with id {session_id!r}")
-    return session
-
-
-@router.get(
-    "/{session_id}/events",
+    "/{session_id:path}/events",
     operation_id="list_session_events",
     summary="Events of a session",
     response_model=EventPageResponse,
@@ -65,3 +50,18 @@ async def get_session_events(
     """The session's events in ingest order."""
     page = await list_events(connection, EventFilter(session_id=session_id, after_seq=cursor), limit)
     return EventPageResponse(events=page.events, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/{session_id:path}",
+    operation_id="get_session",
+    summary="One session",
+    response_model=MonitoringSession,
+    responses={404: {"description": "No such session."}},
+)
+async def get_one_session(session_id: str, connection: ConnectionDep) -> MonitoringSession:
+    """A session with its agents, status, outcome and annotations."""
+    session = await get_session(connection, session_id)
+    if session is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session with id {session_id!r}")
+    return session

@@ -1,0 +1,398 @@
+"""Success classifiers: gradient boosting (LightGBM), an interpretable logistic baseline, calibration, and the
+ensemble of both that the predictor uses.
+
+Every model is plain data once trained (coefficients, a LightGBM model string, calibration parameters), so it is
+stored as JSON in the model registry: nothing is unpickled. Scores are log-odds of success; each model can split
+a prediction into signed per-feature contributions in the same unit (the logistic model's coefficient times the
+standardised value, LightGBM's SHAP values), which become the drivers the explanation engine cites.
+
+Calibration: each member's raw scores are mapped to probabilities by a calibrator fitted on out-of-fold scores
+of the training data (grouped folds, so a task's trials never calibrate each other), then the members' calibrated
+probabilities are averaged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from escai.analysis.predict.cv import grouped_folds
+from escai.analysis.predict.features import FloatMatrix, model_matrix
+
+Vector = npt.NDArray[np.float64]
+CalibrationMethod = Literal["sigmoid", "isotonic", "none"]
+CALIBRATION_FOLDS = 3
+_EPSILON = 1e-6
+
+
+def _sigmoid(values: Vector) -> Vector:
+    result: Vector = 1.0 / (1.0 + np.exp(-np.clip(values, -30, 30)))
+    return result
+
+
+class ScoreModel(Protocol):
+    """A binary model that scores success in log-odds and explains a score feature by feature."""
+
+    name: str
+
+    def fit(self, matrix: FloatMatrix, labels: Vector, weights: Vector | None = None) -> None:
+        """Train on feature rows and 0/1 labels (optionally weighted)."""
+        ...
+
+    def score(self, matrix: FloatMatrix) -> Vector:
+        """Log-odds of success per row."""
+        ...
+
+    def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
+        """Signed per-feature contributions to each row's score (rows x features)."""
+        ...
+
+    def importances(self) -> Vector:
+        """Global importance per feature (non-negative)."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trained model as JSON-ready data."""
+        ...
+
+
+class LogisticModel:
+    """L2-regularised logistic regression on standardised ``log1p`` features: the interpretable baseline."""
+
+    name = "logistic"
+
+    def __init__(self, regularisation: float = 0.05) -> None:
+        self.regularisation = regularisation
+        self.mean: Vector = np.zeros(0)
+        self.scale: Vector = np.ones(0)
+        self.coef: Vector = np.zeros(0)
+        self.intercept = 0.0
+
+    def _standardise(self, matrix: FloatMatrix) -> FloatMatrix:
+        result: FloatMatrix = (model_matrix(matrix) - self.mean) / self.scale
+        return result
+
+    def fit(self, matrix: FloatMatrix, labels: Vector, weights: Vector | None = None) -> None:
+        """Fit the scaler and the coefficients."""
+        transformed = model_matrix(matrix)
+        self.mean = transformed.mean(axis=0)
+        spread = transformed.std(axis=0)
+        self.scale = np.where(spread > 0, spread, 1.0)
+        if len(set(labels.tolist())) < 2:  # one class only: the prior is all there is to learn
+            self.coef = np.zeros(matrix.shape[1])
+            self.intercept = _logit(float(labels.mean()) if len(labels) else 0.5)
+            return
+        model = LogisticRegression(C=self.regularisation, max_iter=5000)
+        model.fit(self._standardise(matrix), labels, sample_weight=weights)
+        self.coef = np.asarray(model.coef_[0], dtype=np.float64)
+        self.intercept = float(model.intercept_[0])
+
+    def score(self, matrix: FloatMatrix) -> Vector:
+        """Log-odds of success."""
+        result: Vector = self._standardise(matrix) @ self.coef + self.intercept
+        return result
+
+    def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
+        """Coefficient times standardised value: how far each feature moves the log-odds from an average run."""
+        result: FloatMatrix = self._standardise(matrix) * self.coef
+        return result
+
+    def importances(self) -> Vector:
+        """Absolute standardised coefficients."""
+        return np.abs(self.coef)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Coefficients and scaler."""
+        return {
+            "kind": self.name,
+            "regularisation": self.regularisation,
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogisticModel:
+        """The model :meth:`to_dict` wrote."""
+        model = cls(float(data["regularisation"]))
+        model.mean = np.asarray(data["mean"], dtype=np.float64)
+        model.scale = np.asarray(data["scale"], dtype=np.float64)
+        model.coef = np.asarray(data["coef"], dtype=np.float64)
+        model.intercept = float(data["intercept"])
+        return model
+
+
+BOOSTING_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.03,
+    "num_leaves": 4,
+    "min_data_in_leaf": 15,
+    "feature_fraction": 0.5,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 5.0,
+    "verbose": -1,
+    "num_threads": 1,
+    "deterministic": True,
+    "force_col_wise": True,
+}
+"""Small, strongly regularised trees: labelled agent runs come in hundreds, not millions."""
+BOOSTING_ROUNDS = 150
+
+
+class BoostingModel:
+    """LightGBM gradient-boosted trees on the raw feature values."""
+
+    name = "lightgbm"
+
+    def __init__(self, seed: int = 0, objective: str = "binary", rounds: int = BOOSTING_ROUNDS) -> None:
+        self.seed = seed
+        self.objective = objective
+        self.rounds = rounds
+        self.booster: Any = None
+        self.constant: float | None = None
+
+    def fit(self, matrix: FloatMatrix, labels: Vector, weights: Vector | None = None) -> None:
+        """Train the trees (a constant model when only one class or one row is present)."""
+        if self.objective == "binary" and len(set(labels.tolist())) < 2:
+            self.constant = _logit(float(labels.mean()) if len(labels) else 0.5)
+            return
+        params = {**BOOSTING_PARAMS, "objective": self.objective, "seed": self.seed}
+        if self.objective != "binary":
+            params["min_data_in_leaf"] = 10
+        dataset = lgb.Dataset(matrix, label=labels, weight=weights, free_raw_data=True)
+        self.booster = lgb.train(params, dataset, num_boost_round=self.rounds)
+        self.constant = None
+
+    def score(self, matrix: FloatMatrix) -> Vector:
+        """Raw score: log-odds for the binary objective, the regression target otherwise."""
+        if self.booster is None:
+            return np.full(matrix.shape[0], self.constant or 0.0)
+        return np.asarray(self.booster.predict(matrix, raw_score=True), dtype=np.float64)
+
+    def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
+        """SHAP values (TreeSHAP) per feature, without the bias column."""
+        if self.booster is None:
+            return np.zeros(matrix.shape)
+        values = np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype=np.float64)
+        result: FloatMatrix = values[:, :-1]
+        return result
+
+    def importances(self) -> Vector:
+        """Total split gain per feature."""
+        if self.booster is None:
+            return np.zeros(0)
+        return np.asarray(self.booster.feature_importance(importance_type="gain"), dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The LightGBM model as text."""
+        return {
+            "kind": self.name,
+            "seed": self.seed,
+            "objective": self.objective,
+            "rounds": self.rounds,
+            "constant": self.constant,
+            "model": None if self.booster is None else self.booster.model_to_string(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BoostingModel:
+        """The model :meth:`to_dict` wrote."""
+        model = cls(int(data["seed"]), str(data["objective"]), int(data["rounds"]))
+        model.constant = data.get("constant")
+        if data.get("model"):
+            model.booster = lgb.Booster(model_str=data["model"], params={"num_threads": 1})
+        return model
+
+
+def _logit(probability: float) -> float:
+    clipped = min(1 - _EPSILON, max(_EPSILON, probability))
+    return math.log(clipped / (1 - clipped))
+
+
+class Calibrator:
+    """Maps raw log-odds to calibrated probabilities: Platt scaling (``sigmoid``) or ``isotonic`` regression."""
+
+    def __init__(self, method: CalibrationMethod = "sigmoid") -> None:
+        self.method = method
+        self.slope = 1.0
+        self.offset = 0.0
+        self.thresholds: list[float] = []
+        self.values: list[float] = []
+
+    def fit(self, scores: Vector, labels: Vector) -> Calibrator:
+        """Fit the mapping on out-of-fold scores and their labels."""
+        if self.method == "none" or len(set(labels.tolist())) < 2:
+            return self
+        if self.method == "sigmoid":
+            model = LogisticRegression(C=1e4, max_iter=1000).fit(scores.reshape(-1, 1), labels)
+            self.slope = float(model.coef_[0][0])
+            self.offset = float(model.intercept_[0])
+        else:
+            isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, labels)
+            self.thresholds = [float(value) for value in isotonic.X_thresholds_]
+            self.values = [float(value) for value in isotonic.y_thresholds_]
+        return self
+
+    def apply(self, scores: Vector) -> Vector:
+        """Calibrated probabilities of success."""
+        if self.method == "isotonic" and self.thresholds:
+            result: Vector = np.interp(scores, self.thresholds, self.values)
+            return np.clip(result, 0.0, 1.0)
+        return _sigmoid(self.slope * scores + self.offset)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as JSON-ready data."""
+        return {
+            "method": self.method,
+            "slope": self.slope,
+            "offset": self.offset,
+            "thresholds": self.thresholds,
+            "values": self.values,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
+        """The calibrator :meth:`to_dict` wrote."""
+        calibrator = cls(data["method"])
+        calibrator.slope = float(data["slope"])
+        calibrator.offset = float(data["offset"])
+        calibrator.thresholds = [float(value) for value in data["thresholds"]]
+        calibrator.values = [float(value) for value in data["values"]]
+        return calibrator
+
+
+MemberName = Literal["lightgbm", "logistic"]
+DEFAULT_MEMBERS: tuple[MemberName, ...] = ("lightgbm", "logistic")
+
+
+def new_model(name: str, seed: int = 0) -> ScoreModel:
+    """A fresh, untrained member model by name."""
+    if name == "lightgbm":
+        return BoostingModel(seed)
+    if name == "logistic":
+        return LogisticModel()
+    raise KeyError(f"unknown model {name!r}; known: lightgbm, logistic")
+
+
+def load_model(data: dict[str, Any]) -> ScoreModel:
+    """A trained member model from its JSON form."""
+    if data["kind"] == "lightgbm":
+        return BoostingModel.from_dict(data)
+    return LogisticModel.from_dict(data)
+
+
+def out_of_fold_scores(
+    name: str,
+    matrix: FloatMatrix,
+    labels: Vector,
+    groups: Sequence[str],
+    *,
+    weights: Vector | None = None,
+    folds: int = CALIBRATION_FOLDS,
+    seed: int = 0,
+) -> Vector:
+    """Raw scores of every row from a model that never saw the row's group (grouped K-fold)."""
+    scores = np.zeros(len(labels))
+    for train, test in grouped_folds(groups, labels, folds, seed):
+        model = new_model(name, seed)
+        model.fit(matrix[train], labels[train], None if weights is None else weights[train])
+        scores[test] = model.score(matrix[test])
+    return scores
+
+
+class SuccessClassifier:
+    """Calibrated members (LightGBM and logistic by default) whose probabilities are averaged."""
+
+    def __init__(
+        self,
+        members: Sequence[str] = DEFAULT_MEMBERS,
+        calibration: CalibrationMethod = "sigmoid",
+        seed: int = 0,
+    ) -> None:
+        self.member_names = tuple(members)
+        self.calibration: CalibrationMethod = calibration
+        self.seed = seed
+        self.members: list[ScoreModel] = []
+        self.calibrators: list[Calibrator] = []
+
+    def fit(
+        self, matrix: FloatMatrix, labels: Vector, groups: Sequence[str], weights: Vector | None = None
+    ) -> SuccessClassifier:
+        """Fit each member, and its calibrator on grouped out-of-fold scores of the same training data."""
+        self.members, self.calibrators = [], []
+        distinct_groups = len(set(groups))
+        for name in self.member_names:
+            calibrator = Calibrator(self.calibration)
+            if self.calibration != "none" and distinct_groups >= CALIBRATION_FOLDS:
+                oof = out_of_fold_scores(name, matrix, labels, groups, weights=weights, seed=self.seed)
+                calibrator.fit(oof, labels)
+            model = new_model(name, self.seed)
+            model.fit(matrix, labels, weights)
+            self.members.append(model)
+            self.calibrators.append(calibrator)
+        return self
+
+    def predict_proba(self, matrix: FloatMatrix) -> Vector:
+        """Calibrated probability of success per row (the members' average)."""
+        probabilities = [
+            calibrator.apply(model.score(matrix))
+            for model, calibrator in zip(self.members, self.calibrators, strict=True)
+        ]
+        result: Vector = np.mean(probabilities, axis=0)
+        return result
+
+    def member_probabilities(self, matrix: FloatMatrix) -> dict[str, Vector]:
+        """Each member's calibrated probability per row."""
+        return {
+            model.name: calibrator.apply(model.score(matrix))
+            for model, calibrator in zip(self.members, self.calibrators, strict=True)
+        }
+
+    def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
+        """Per-feature contributions in log-odds, each member's scaled by its calibration slope, then averaged."""
+        parts = [
+            model.contributions(matrix) * (calibrator.slope if calibrator.method == "sigmoid" else 1.0)
+            for model, calibrator in zip(self.members, self.calibrators, strict=True)
+        ]
+        result: FloatMatrix = np.mean(parts, axis=0)
+        return result
+
+    def importances(self) -> Vector:
+        """Global feature importance: each member's importances normalised to sum 1, averaged."""
+        shares = []
+        for model in self.members:
+            values = model.importances()
+            total = float(values.sum())
+            if values.size and total > 0:
+                shares.append(values / total)
+        if not shares:
+            return np.zeros(0)
+        result: Vector = np.mean(shares, axis=0)
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """Members and calibrators as JSON-ready data."""
+        return {
+            "members": [model.to_dict() for model in self.members],
+            "calibrators": [calibrator.to_dict() for calibrator in self.calibrators],
+            "calibration": self.calibration,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SuccessClassifier:
+        """The classifier :meth:`to_dict` wrote."""
+        members = [load_model(item) for item in data["members"]]
+        classifier = cls([model.name for model in members], data["calibration"], int(data["seed"]))
+        classifier.members = members
+        classifier.calibrators = [Calibrator.from_dict(item) for item in data["calibrators"]]
+        return classifier
