@@ -85,7 +85,11 @@ class EscaiService:
         self._pipeline = IngestPipeline(self._batcher, build_stages(self.settings, masker), self.metrics)
         if self.settings.analysis_live:
             self.analysis = LiveEpistemicWorker(
-                self._engine, self.bus, load_embedder(self.settings.analysis_method), calibrator=self._calibrator()
+                self._engine,
+                self.bus,
+                load_embedder(self.settings.analysis_method),
+                calibrator=self._calibrator(),
+                cpu_share=self.settings.analysis_cpu_share,
             )
             await self.analysis.start()
 

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="Redis for live cache and rate limits.")
 
     analysis_live: bool = Field(default=True, description="Update epistemic states live as events are stored.")
+    analysis_cpu_share: float = Field(
+        default=0.25, gt=0, le=1, description="Most of the CPU time live analysis may take from ingest (0-1]."
+    )
     analysis_method: Literal["auto", "minilm", "light"] = Field(
         default="light",
         description="Sentence similarity for live analysis: light (hashed n-grams), minilm (needs escai[nlp]), auto.",

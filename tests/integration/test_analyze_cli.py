@@ -1,5 +1,7 @@
 """``escai analyze``: the JSON document and the Rich report over real imported runs, comparison, and errors.
 
+The behaviour parts (stored anomaly and patterns, ``--patterns``) are tested in ``test_analyze_behaviour_cli.py``.
+
 Runs are imported with ``escai import`` from ``../shared/datasets`` (skipped, saying so, when absent); the
 database tests run on SQLite and PostgreSQL. The command is mounted on a small Typer app of the test's own.
 """
@@ -20,6 +22,7 @@ from typer.testing import CliRunner
 from escai.cli import analyze
 from escai.cli.analyze import analyze_command, select_timeline_rows, sparkline
 from escai.model.records import BeliefRevision, EpistemicState, Goal, GoalStatus, RevisionKind
+from escai.store.attribution_store import list_attributions
 from escai.store.engine import create_engine
 from escai.store.epistemic_store import load_timeline
 
@@ -36,6 +39,16 @@ def _root() -> None:
 def run_analyze(*arguments: str) -> Any:
     """Invoke ``analyze`` with the arguments."""
     return runner.invoke(cli, ["analyze", *arguments])
+
+
+async def stored_attribution_count(database_url: str, session_id: str) -> int:
+    """How many failure attributions the database holds for a session."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return len(await list_attributions(connection, session_id))
+    finally:
+        await engine.dispose()
 
 
 async def stored_state_count(database_url: str, session_id: str) -> int:
@@ -64,6 +77,11 @@ def test_analyze_json_document_is_complete_stored_and_repeatable(database_url: s
         "knowledge",
         "explanations",
         "comparison",
+        "attribution",
+        "loops",
+        "stored",
+        "anomaly",
+        "patterns",
         "seconds",
     }
     assert document["session"]["id"] == session_id and document["session"]["outcome_success"] is False
@@ -74,10 +92,27 @@ def test_analyze_json_document_is_complete_stored_and_repeatable(database_url: s
     assert {item["kind"] for item in document["explanations"]} == {"behaviour", "failure"}
     assert_citations_exist(document["explanations"], {item.id for item in runs.unresolved.events})
     assert asyncio.run(stored_state_count(database_url, session_id)) == len(document["states"])
+    attribution = document["attribution"]
+    assert attribution["session_id"] == session_id and attribution["method"].startswith("combined(")
+    confidences = [item["confidence"] for item in attribution["candidates"]]
+    assert 0 < len(confidences) <= 10 and confidences == sorted(confidences, reverse=True) and sum(confidences) <= 1
+    event_ids = {item.id for item in runs.unresolved.events}
+    assert all(
+        item["evidence_event_ids"] and set(item["evidence_event_ids"]) <= event_ids
+        for item in attribution["candidates"]
+    )
+    failure = next(item for item in document["explanations"] if item["kind"] == "failure")
+    top = attribution["candidates"][0]
+    assert f"{top['agent_id']} at step {top['step_index']}" in failure["text"]
+    assert document["stored"] is False and document["anomaly"] is None and document["patterns"] == []
+    assert all(
+        {"kind", "actions", "repetitions", "event_ids", "description"} <= set(loop) for loop in document["loops"]
+    )
     second = json.loads(run_analyze(session_id, "--json", "--method", "light", "--database-url", database_url).output)
-    for key in ("states", "revisions", "knowledge", "explanations"):
+    for key in ("states", "revisions", "knowledge", "explanations", "attribution", "loops"):
         assert second[key] == document[key], key
     assert asyncio.run(stored_state_count(database_url, session_id)) == len(document["states"])
+    assert asyncio.run(stored_attribution_count(database_url, session_id)) == 1
 
 
 @needs_data
@@ -103,6 +138,9 @@ def test_analyze_report_and_comparison(database_url: str, tmp_path: Path, monkey
         "behaviour",
         f"comparison vs {right}",
         "cites: ",
+        "Failure attribution: none",
+        "Loops",
+        "no behaviour analysis stored for this session: run 'escai analyze --patterns'",
     ):
         assert part in report, part
     lines = report.splitlines()
@@ -137,6 +175,19 @@ def test_analyze_unknown_session_fails_clearly(sqlite_url: str) -> None:
         result = run_analyze("no-such-session", *extra, "--method", "light", "--database-url", sqlite_url)
         assert result.exit_code == 1
         assert "no session with id 'no-such-session'" in result.output
+
+
+def test_analyze_needs_exactly_one_of_session_and_patterns(sqlite_url: str) -> None:
+    """Without SESSION_ID and --patterns, or with both, analyze stops with exit code 2 and says what to give."""
+    missing = run_analyze("--database-url", sqlite_url)
+    assert missing.exit_code == 2
+    assert "give a SESSION_ID or --patterns" in missing.output
+    both = run_analyze("some-session", "--patterns", "--database-url", sqlite_url)
+    assert both.exit_code == 2
+    assert "not both" in both.output
+    stray = run_analyze("some-session", "--agent-id", "a", "--database-url", sqlite_url)
+    assert stray.exit_code == 2
+    assert "--agent-id applies to --patterns only" in stray.output
 
 
 def test_sparkline_uses_an_absolute_scale_and_averages_long_series() -> None:

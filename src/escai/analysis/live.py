@@ -29,6 +29,7 @@ from escai.store.knowledge_store import save_knowledge
 
 ANALYSIS_NAME = "epistemic"
 LATENCY_WINDOW = 10_000
+PACING_WINDOW_S = 1.0
 
 _log = get_logger(__name__, component="analysis.live")
 
@@ -45,6 +46,7 @@ class LiveEpistemicWorker:
         calibrator: ConfidenceCalibrator | None = None,
         max_sessions: int = 1000,
         flush_interval: float = 0.25,
+        cpu_share: float = 0.25,
     ) -> None:
         self._engine = engine
         self._bus = bus
@@ -52,6 +54,9 @@ class LiveEpistemicWorker:
         self._calibrator = calibrator
         self._max_sessions = max_sessions
         self._flush_interval = flush_interval
+        self._cpu_share = cpu_share
+        self._window_started = time.perf_counter()
+        self._window_busy = 0.0
         self._trackers: OrderedDict[str, EpistemicTracker] = OrderedDict()
         self._states: list[EpistemicState] = []
         self._revisions: list[BeliefRevision] = []
@@ -111,6 +116,7 @@ class LiveEpistemicWorker:
             return
         states, revisions, facts = self._states, self._revisions, self._facts
         self._states, self._revisions, self._facts = [], [], {}
+        started = time.perf_counter()
         try:
             async with self._engine.begin() as connection:
                 await save_states(connection, states)
@@ -120,17 +126,41 @@ class LiveEpistemicWorker:
         except Exception:
             # Analysis results can be recomputed from the stored events; losing a batch must not stop the worker.
             _log.exception("analysis.flush_failed", states=len(states), revisions=len(revisions))
+        # Writing competes with ingest for the database and the loop: it counts against the analysis CPU share.
+        self._window_busy += time.perf_counter() - started
 
     async def _consume(self) -> None:
         assert self._subscription is not None
         async for change in self._subscription:
             if isinstance(change.payload, AgentEvent):
+                started = time.perf_counter()
                 try:
                     await self.observe(change.payload)
                 except Exception:
                     _log.exception("analysis.event_failed", event_id=change.payload.id)
+                self._window_busy += time.perf_counter() - started
+            await self._pace()
+
+    async def _pace(self) -> None:
+        """Keep analysis within its share of the CPU so ingest, which shares the loop and the cores, keeps pace.
+
+        Under a flood the worker falls behind: its subscription buffer fills and the bus skips events for it (counted
+        in ``dropped``), never for ingest; ``POST /api/v1/sessions/{id}/analyze`` recomputes a session in full.
+        """
+        elapsed = time.perf_counter() - self._window_started
+        allowed = self._cpu_share * elapsed
+        if self._window_busy > allowed:
+            await asyncio.sleep((self._window_busy - allowed) / self._cpu_share)
+        else:
             # Yield after every event so a burst of analysis never holds the loop that ingest runs on.
             await asyncio.sleep(0)
+        if elapsed > PACING_WINDOW_S:
+            self._window_started, self._window_busy = time.perf_counter(), 0.0
+
+    @property
+    def dropped(self) -> int:
+        """Stored events the worker never saw because it was behind (its subscription buffer was full)."""
+        return self._subscription.dropped if self._subscription is not None else 0
 
     async def _flush_periodically(self) -> None:
         while True:

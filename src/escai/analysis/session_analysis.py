@@ -1,9 +1,11 @@
 """Epistemic analysis of a stored session, end to end: read its events, extract the timeline, explain, store.
 
-This is what ``POST /api/v1/sessions/{id}/analyze`` and ``escai analyze`` run. The extraction and explanation are
-CPU-bound, so they run in a worker thread and a server's event loop keeps serving while a long session is
-analysed. Storing replaces the session's earlier analysis in one transaction, so running it twice gives the same
-rows.
+This is what ``POST /api/v1/sessions/{id}/analyze`` and ``escai analyze`` run. When the session failed (as its
+producer reported) or its events show failure signals, the label-free failure attribution runs too and the failure
+explanation is worded around its top candidates. The extraction, attribution and explanation are CPU-bound, so
+they run in a worker thread and a server's event loop keeps serving while a long session is analysed. Storing
+replaces the session's earlier analysis (and its earlier attribution by the same method) in one transaction, so
+running it twice gives the same rows.
 """
 
 from __future__ import annotations
@@ -17,16 +19,21 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from escai.analysis.causal.attribution import attribute_failure
 from escai.analysis.epistemic.extractor import extract_timeline
 from escai.analysis.epistemic.graph import KnowledgeGraph
 from escai.analysis.epistemic.timeline import EpistemicTimeline
 from escai.analysis.explain import ExplanationEngine, SessionEvidence, writer_from_settings
+from escai.analysis.explain.facts import read_facts
+from escai.analysis.explain.mind import read_mind
+from escai.analysis.explain.templates import has_failure_signals, reported_failed
 from escai.analysis.text import TextEmbedder
 from escai.bus.base import ChangeEvent, ChangeKind
 from escai.exceptions import NotFoundError
 from escai.model.events import AgentEvent
-from escai.model.records import Explanation, MonitoringSession
+from escai.model.records import Explanation, FailureAttribution, MonitoringSession
 from escai.settings import Settings
+from escai.store.attribution_store import delete_attributions, save_attribution
 from escai.store.epistemic_store import load_timeline, replace_comparison, replace_session_analysis
 from escai.store.knowledge_store import load_knowledge_graph
 from escai.store.queries import MAX_PAGE_SIZE, EventFilter, get_session, list_events
@@ -36,6 +43,8 @@ ANALYSIS_NAME = "epistemic"
 ANALYSIS_SCOPE = "session"
 """The ``scope`` key of those changes: a whole-session analysis (live updates carry one ``state`` each instead)."""
 TOP_ENTITIES = 10
+ATTRIBUTION_CANDIDATES = 10
+"""Candidates kept in a session's failure attribution (the same as ``POST /sessions/{id}/attribution`` keeps)."""
 
 
 class EntitySummary(BaseModel):
@@ -74,10 +83,14 @@ class SessionAnalysis:
     explanations: list[Explanation]
     knowledge: KnowledgeGraph
     seconds: float
-    """Wall time of reading, extracting, explaining and storing."""
+    """Wall time of reading, extracting, attributing, explaining and storing."""
+    events: Sequence[AgentEvent] = ()
+    """The session's events in ingest order, as the analysis read them."""
+    attribution: FailureAttribution | None = None
+    """The label-free failure attribution, when the session failed or showed failure signals."""
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary: counts, final confidence per agent, and the explanations."""
+        """A JSON-ready summary: counts, final confidence per agent, the explanations and the attribution."""
         final_states = {}
         for agent_id in dict.fromkeys(state.agent_id for state in self.timeline.states):
             final = self.timeline.final_state(agent_id)
@@ -93,6 +106,7 @@ class SessionAnalysis:
             "knowledge": summarise_knowledge(self.knowledge).model_dump(mode="json"),
             "final_states": final_states,
             "explanations": [explanation.model_dump(mode="json") for explanation in self.explanations],
+            "attribution": None if self.attribution is None else self.attribution.model_dump(mode="json"),
             "seconds": round(self.seconds, 3),
         }
 
@@ -135,14 +149,25 @@ async def _read_session(connection: AsyncConnection, session_id: str) -> tuple[M
     return session, await read_session_events(connection, session_id)
 
 
-def _extract_and_explain(
+def shows_failure(session: MonitoringSession, events: Sequence[AgentEvent], timeline: EpistemicTimeline) -> bool:
+    """Whether a session failed as reported by its producer, or its events and timeline show failure signals
+    (an unrecovered failure, a contradiction, a lost goal, a confidence collapse): the explanation engine's test."""
+    return reported_failed(session) or has_failure_signals(read_facts(session, events), read_mind(timeline))
+
+
+def _extract_attribute_and_explain(
     session: MonitoringSession,
     events: Sequence[AgentEvent],
     embedder: TextEmbedder | None,
     explainer: ExplanationEngine,
-) -> tuple[EpistemicTimeline, list[Explanation]]:
+) -> tuple[EpistemicTimeline, FailureAttribution | None, list[Explanation]]:
     timeline = extract_timeline(events, embedder)
-    return timeline, explainer.explain_session(session, events, timeline)
+    attribution = None
+    if events and shows_failure(session, events, timeline):
+        # Label-free methods only: attribute_failure strips ground-truth attributes from the events, and the
+        # session's annotations are never read.
+        attribution = attribute_failure(events, top_k=ATTRIBUTION_CANDIDATES)
+    return timeline, attribution, explainer.explain_session(session, events, timeline, attribution)
 
 
 async def analyse_session(
@@ -154,17 +179,25 @@ async def analyse_session(
 ) -> SessionAnalysis:
     """Analyse a stored session and store the result, replacing any earlier analysis of it.
 
+    A failed session (or one whose events show failure signals) is also attributed: the attribution is stored,
+    replacing the session's earlier one by the same method, and the failure explanation cites its top candidates.
     Raises :class:`~escai.exceptions.NotFoundError` when no session has ``session_id``.
     """
     started = time.perf_counter()
     async with engine.connect() as connection:
         session, events = await _read_session(connection, session_id)
     explainer = explainer or ExplanationEngine()
-    timeline, explanations = await asyncio.to_thread(_extract_and_explain, session, events, embedder, explainer)
+    timeline, attribution, explanations = await asyncio.to_thread(
+        _extract_attribute_and_explain, session, events, embedder, explainer
+    )
     async with engine.begin() as connection:
         await replace_session_analysis(connection, session_id, timeline, explanations)
+        if attribution is not None:
+            await delete_attributions(connection, session_id, method=attribution.method)
+            await save_attribution(connection, attribution)
         knowledge = await load_knowledge_graph(connection, session_id)
-    return SessionAnalysis(session, timeline, explanations, knowledge, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return SessionAnalysis(session, timeline, explanations, knowledge, elapsed, events, attribution)
 
 
 async def _evidence_of(connection: AsyncConnection, session_id: str, embedder: TextEmbedder | None) -> SessionEvidence:

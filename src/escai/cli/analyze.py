@@ -1,8 +1,11 @@
 """``escai analyze SESSION_ID``: run the epistemic analysis of a stored session and show what it found.
 
 Shows the session, its epistemic timeline (long sessions are shortened to the steps where something changed), a
-sparkline of confidence over steps per agent, belief revisions, the knowledge graph's size and top entities, and
-the explanations with the event ids each sentence cites. ``--json`` prints the same as one JSON object.
+sparkline of confidence over steps per agent, belief revisions, the knowledge graph's size and top entities, the
+failure attribution (:mod:`escai.cli.analyze_behaviour`), the session's loops, its stored anomaly score and the
+significant patterns it contains, and the explanations with the event ids each sentence cites. ``--json`` prints
+the same as one JSON object. ``escai analyze --patterns`` analyses all stored sessions with outcomes instead
+(:mod:`escai.cli.analyze_patterns`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ from escai.analysis.session_analysis import (
     summarise_knowledge,
 )
 from escai.analysis.text import TextEmbedder, load_embedder
+from escai.cli.analyze_behaviour import (
+    SessionBehaviour,
+    behaviour_document,
+    read_session_behaviour,
+    render_attribution,
+    render_behaviour,
+)
+from escai.cli.analyze_patterns import show_patterns
 from escai.cli.common import settings_with
 from escai.exceptions import ConfigurationError, NotFoundError
 from escai.model.records import BeliefRevision, EpistemicState, Explanation
@@ -241,8 +252,10 @@ def _explanation_panel(explanation: Explanation) -> Panel:
     return Panel(body, title=title, title_align="left")
 
 
-def render_analysis(analysis: SessionAnalysis, comparison: Explanation | None, target: Console) -> None:
-    """Print an analysis as Rich tables and panels on ``target``."""
+def render_analysis(
+    analysis: SessionAnalysis, comparison: Explanation | None, behaviour: SessionBehaviour, target: Console
+) -> None:
+    """Print an analysis, with the session's attribution and behaviour, as Rich tables and panels on ``target``."""
     session, timeline = analysis.session, analysis.timeline
     outcome = {True: "success", False: "failure", None: "unknown"}[session.outcome_success]
     if session.outcome_score is not None:
@@ -268,6 +281,8 @@ def render_analysis(analysis: SessionAnalysis, comparison: Explanation | None, t
         f"[bold]Knowledge graph[/bold]: {knowledge.nodes} entities, {knowledge.edges} relations"
         + (f"\ntop entities: {entities}" if entities else "")
     )
+    render_attribution(analysis.attribution, target)
+    render_behaviour(behaviour, session.id, target)
     panels = [_explanation_panel(explanation) for explanation in analysis.explanations]
     if comparison is not None:
         panels.append(_explanation_panel(comparison))
@@ -276,8 +291,11 @@ def render_analysis(analysis: SessionAnalysis, comparison: Explanation | None, t
         target.print(Panel(Group(*panels), title=title, title_align="left", border_style="dim"))
 
 
-def analysis_document(analysis: SessionAnalysis, comparison: Explanation | None) -> dict[str, Any]:
-    """The analysis as one JSON-ready object: session, method, states, revisions, knowledge and explanations."""
+def analysis_document(
+    analysis: SessionAnalysis, comparison: Explanation | None, behaviour: SessionBehaviour
+) -> dict[str, Any]:
+    """The analysis as one JSON-ready object: session, method, states, revisions, knowledge, explanations, the
+    failure attribution, the loops and the stored behaviour analysis (anomaly and patterns)."""
     return {
         "session": analysis.session.model_dump(mode="json"),
         "method": analysis.timeline.method,
@@ -286,13 +304,15 @@ def analysis_document(analysis: SessionAnalysis, comparison: Explanation | None)
         "knowledge": summarise_knowledge(analysis.knowledge).model_dump(mode="json"),
         "explanations": [explanation.model_dump(mode="json") for explanation in analysis.explanations],
         "comparison": None if comparison is None else comparison.model_dump(mode="json"),
+        "attribution": None if analysis.attribution is None else analysis.attribution.model_dump(mode="json"),
+        **behaviour_document(behaviour),
         "seconds": round(analysis.seconds, 3),
     }
 
 
 async def _run(
     settings: Settings, session_id: str, embedder: TextEmbedder, other_id: str | None
-) -> tuple[SessionAnalysis, Explanation | None]:
+) -> tuple[SessionAnalysis, Explanation | None, SessionBehaviour]:
     engine = create_engine(settings.resolved_database_url)
     explainer = explainer_from_settings(settings)
     try:
@@ -300,13 +320,16 @@ async def _run(
         comparison = None
         if other_id is not None:
             comparison = await compare_sessions(engine, session_id, other_id, embedder=embedder, explainer=explainer)
+        behaviour = await read_session_behaviour(engine, session_id, analysis.events)
     finally:
         await engine.dispose()
-    return analysis, comparison
+    return analysis, comparison, behaviour
 
 
 def analyze_command(
-    session_id: Annotated[str, typer.Argument(help="The session to analyse (see: escai sessions list).")],
+    session_id: Annotated[
+        str | None, typer.Argument(help="The session to analyse (see: escai sessions list); omit with --patterns.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     database_url: Annotated[str | None, typer.Option(help="Database URL (default: embedded SQLite).")] = None,
     method: Annotated[
@@ -316,20 +339,43 @@ def analyze_command(
     compare: Annotated[
         str | None, typer.Option("--compare", metavar="OTHER_SESSION_ID", help="Also explain how it differs.")
     ] = None,
+    patterns: Annotated[
+        bool,
+        typer.Option(
+            "--patterns",
+            help="Instead of one session: mine patterns, anomalies, clusters and causal relationships over all "
+            "stored sessions with outcomes, and store them.",
+        ),
+    ] = False,
+    agent_id: Annotated[str | None, typer.Option(help="With --patterns: only this agent's sessions.")] = None,
 ) -> None:
-    """Analyse a session's beliefs, knowledge and goals step by step, explain it, and store the results."""
+    """Analyse a session's beliefs, goals, failure and behaviour step by step, explain it, and store the results;
+    or, with --patterns, find what separates failed from successful runs across the stored sessions."""
+    if (session_id is None) == (not patterns):
+        # Exactly one of the two modes: a session, or the cross-session analysis.
+        problem = (
+            "give a SESSION_ID or --patterns" if session_id is None else "give a SESSION_ID or --patterns, not both"
+        )
+        console.print(f"[red]error:[/red] {problem} (see: escai sessions list; escai analyze --help)")
+        raise typer.Exit(2)
+    if agent_id is not None and not patterns:
+        console.print("[red]error:[/red] --agent-id applies to --patterns only")
+        raise typer.Exit(2)
     try:
         settings = settings_with(database_url=database_url)
+        if session_id is None:
+            show_patterns(settings, agent_id, as_json, console)
+            return
         embedder = load_embedder(method.value)
     except (ConfigurationError, ImportError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     try:
         if as_json:
-            analysis, comparison = asyncio.run(_run(settings, session_id, embedder, compare))
+            analysis, comparison, behaviour = asyncio.run(_run(settings, session_id, embedder, compare))
         else:
             with console.status(f"analysing {session_id} ..."):
-                analysis, comparison = asyncio.run(_run(settings, session_id, embedder, compare))
+                analysis, comparison, behaviour = asyncio.run(_run(settings, session_id, embedder, compare))
     except NotFoundError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
@@ -337,6 +383,6 @@ def analyze_command(
         console.print(f"[red]error:[/red] database: {error.orig} (run 'escai db upgrade' for a new database)")
         raise typer.Exit(1) from None
     if as_json:
-        typer.echo(json.dumps(analysis_document(analysis, comparison)))
+        typer.echo(json.dumps(analysis_document(analysis, comparison, behaviour)))
         return
-    render_analysis(analysis, comparison, console)
+    render_analysis(analysis, comparison, behaviour, console)

@@ -86,13 +86,29 @@ def demo(
         typer.echo(json.dumps(summary, default=str))
         return
     table = Table(title="Demo sessions")
-    for column in ("session", "agents", "events", "status"):
-        table.add_column(column)
+    for column in ("session", "agents", "events", "status", "conf", "beliefs/rev", "task goal"):
+        table.add_column(column, no_wrap=column != "agents")
+    table.add_column("what happened", overflow="fold", ratio=1)
     for row in summary["sessions"]:
-        table.add_row(row["id"], ", ".join(row["agents"]), str(row["events"]), row["status"])
+        confidence = "-" if row["final_confidence"] is None else f"{row['final_confidence']:.2f}"
+        story = row["behaviour"] or "-"
+        if row["attribution"] is not None:
+            blamed = row["attribution"]
+            story += f"\n[red]most likely cause:[/red] {blamed['agent']} at step {blamed['step']}"
+        table.add_row(
+            row["id"],
+            ", ".join(row["agents"]),
+            str(row["events"]),
+            row["status"],
+            confidence,
+            f"{row['beliefs']}/{row['revisions']}",
+            row["task_goal"] or "-",
+            story,
+        )
     console.print(table)
     console.print(f"API: {summary['api']}   docs: {summary['api']}/docs")
-    console.print("Look closer: escai sessions list   |   escai sessions show SESSION_ID")
+    console.print("Look closer: escai analyze SESSION_ID   (timeline, failure attribution, loops, explanations)")
+    console.print("Across sessions: escai analyze --patterns   |   escai sessions list")
 
 
 def main() -> None:

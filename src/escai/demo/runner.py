@@ -1,7 +1,10 @@
 """Running the demo: an embedded server in this process, real framework agents instrumented by the SDK.
 
 The agents are LangGraph and AutoGen programs with scripted models (no network, no API keys) plus a plain-Python
-agent; ``escai.init`` points the SDK at the embedded server over HTTP, exactly as a user's own agent would.
+agent; ``escai.init`` points the SDK at the embedded server over HTTP, exactly as a user's own agent would. When
+they have run, every session is analysed through the same server (``POST /api/v1/sessions/{id}/analyze``), and the
+summary carries what that found: final confidence, beliefs and revisions, the task goal's status, the behaviour
+explanation's first sentence and, for a failed session, the top failure attribution candidate.
 """
 
 from __future__ import annotations
@@ -12,16 +15,20 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import uvicorn
 from rich.console import Console
 
+from escai.model.records import ClaimType
 from escai.server.app import create_app
 from escai.settings import Settings
 
 STARTUP_TIMEOUT_S = 30.0
 SETTLE_TIMEOUT_S = 15.0
+ANALYSIS_METHOD = "light"
+"""Sentence similarity of the demo's analyses: the light method needs no model download and keeps the demo fast."""
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -104,8 +111,11 @@ async def run_demo(settings: Settings, console: Console | None, keep_running: bo
         # The agents are synchronous programs; run them off the loop so the server keeps serving meanwhile.
         session_ids = await asyncio.to_thread(_run_agents, console)
         await asyncio.to_thread(escai.flush, SETTLE_TIMEOUT_S)
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             sessions = [await _stored_session(client, session_id) for session_id in session_ids]
+            if console is not None:
+                console.print("analysing the sessions (beliefs, goals, explanations, failure attribution) ...")
+            analyses = [await analyse_demo_session(client, item) for item in sessions]
         summary: dict[str, Any] = {
             "api": base,
             "database": settings.resolved_database_url.split("@")[-1],
@@ -117,8 +127,9 @@ async def run_demo(settings: Settings, console: Console | None, keep_running: bo
                     "status": item["status"],
                     "task": item["task"],
                     "framework": item["framework"],
+                    **analysis,
                 }
-                for item in sessions
+                for item, analysis in zip(sessions, analyses, strict=True)
             ],
         }
         if keep_running:
@@ -138,10 +149,62 @@ async def _stored_session(client: httpx.AsyncClient, session_id: str) -> dict[st
     """The stored session, waiting briefly until its end event has been written."""
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while True:
-        response = await client.get(f"/api/v1/monitoring/sessions/{session_id}")
+        response = await client.get(f"/api/v1/monitoring/sessions/{quote(session_id, safe='/')}")
         finished = response.status_code == 200 and response.json()["status"] != "running"
         if finished or time.monotonic() > deadline:
             response.raise_for_status()
             found: dict[str, Any] = response.json()
             return found
         await asyncio.sleep(0.1)
+
+
+def first_sentence(explanations: list[dict[str, Any]], kind: str) -> str | None:
+    """The first sentence of the explanation of ``kind`` (``behaviour``, ``failure``) that says more than the task
+    (a demo session's task is its label, shown already), or None when there is none."""
+    for explanation in explanations:
+        if explanation["kind"] != kind:
+            continue
+        sentences = explanation.get("sentences") or []
+        telling = [sentence for sentence in sentences if sentence["claim"] != ClaimType.TASK.value] or sentences
+        text: str = telling[0]["text"] if telling else explanation["text"]
+        return text
+    return None
+
+
+def summarise_analysis(analysis: dict[str, Any], attribution: dict[str, Any] | None) -> dict[str, Any]:
+    """The summary fields of one analysis response: the last agent state's confidence, the final beliefs and the
+    revisions, the task goal's status, the behaviour explanation's first sentence and the top attribution candidate."""
+    finals = list(analysis["final_states"].values())
+    # The agent that spoke last has the session's final word; its state has the highest step index.
+    last = max(finals, key=lambda state: state["step_index"], default=None)
+    task_goals = [goal for state in finals for goal in state["goals"] if goal.get("source") == "task"]
+    candidates = [] if attribution is None else attribution["candidates"]
+    top = candidates[0] if candidates else None
+    return {
+        "final_confidence": None if last is None else last["confidence"],
+        "beliefs": sum(len(state["beliefs"]) for state in finals),
+        "revisions": analysis["revisions"],
+        "task_goal": task_goals[0]["status"] if task_goals else None,
+        "behaviour": first_sentence(analysis["explanations"], "behaviour"),
+        "attribution": None
+        if top is None
+        else {"agent": top["agent_id"], "step": top["step_index"], "confidence": top["confidence"]},
+    }
+
+
+async def analyse_demo_session(client: httpx.AsyncClient, session: dict[str, Any]) -> dict[str, Any]:
+    """Analyse one stored session through the server and summarise the result (see :func:`summarise_analysis`);
+    a failed session's attribution is taken from the analysis, or else from the stored attributions."""
+    path = f"/api/v1/sessions/{quote(session['id'], safe='/')}"
+    response = await client.post(f"{path}/analyze", params={"method": ANALYSIS_METHOD})
+    response.raise_for_status()
+    analysis: dict[str, Any] = response.json()
+    attribution: dict[str, Any] | None = None
+    if session["status"] == "failed" or session.get("outcome_success") is False:
+        attribution = analysis.get("attribution")
+        if attribution is None:
+            # Servers whose analysis response leaves the attribution out still store it: read the newest.
+            stored = await client.get(f"{path}/attribution", params={"limit": 1})
+            stored.raise_for_status()
+            attribution = next(iter(stored.json()), None)
+    return summarise_analysis(analysis, attribution)

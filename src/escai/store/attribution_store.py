@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escai.model.records import FailureAttribution, FailureCandidate
@@ -28,6 +28,15 @@ async def save_attribution(
         .returning(failure_attributions.c.id)
     )
     return int(result.scalar_one())
+
+
+async def delete_attributions(connection: AsyncConnection, session_id: str, *, method: str | None = None) -> int:
+    """Remove a session's stored attributions (of one method only, when given); return how many were removed."""
+    statement = delete(failure_attributions).where(failure_attributions.c.session_id == session_id)
+    if method is not None:
+        statement = statement.where(failure_attributions.c.method == method)
+    result = await connection.execute(statement)
+    return int(result.rowcount or 0)
 
 
 async def list_attributions(

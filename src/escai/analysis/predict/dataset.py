@@ -7,6 +7,7 @@ session (its task text), so trials of one task stay together in cross-validation
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,5 +58,5 @@ def has_recorded_times(events: Iterable[AgentEvent]) -> bool:
     whose step gaps are all equal (or that has fewer than three steps) does not count as timed.
     """
     times = step_times(events)
-    gaps = {round((later - earlier).total_seconds(), 6) for earlier, later in zip(times, times[1:], strict=False)}
+    gaps = {round((later - earlier).total_seconds(), 6) for earlier, later in itertools.pairwise(times)}
     return len(gaps) > 1

@@ -36,7 +36,8 @@ class FeatureReference:
         """The share of ``values`` falling into each of this feature's bins."""
         indexes = np.searchsorted(np.asarray(self.edges), np.asarray(values, dtype=np.float64), side="right")
         counts = np.bincount(indexes, minlength=len(self.shares)).astype(np.float64)
-        return counts / max(1.0, counts.sum())
+        shares: np.ndarray[Any, np.dtype[np.float64]] = counts / max(1.0, counts.sum())
+        return shares
 
 
 def population_stability(expected: Sequence[float], actual: Sequence[float]) -> float:

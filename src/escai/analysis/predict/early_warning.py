@@ -179,7 +179,9 @@ class EarlyWarningModel:
         members: Sequence[str] = ("lightgbm", "logistic"),
     ) -> EarlyWarningModel:
         """Train on already featurised prefix rows."""
-        classifier = SuccessClassifier(members, calibration, seed).fit(rows.matrix, rows.labels, rows.groups, rows.weights)
+        classifier = SuccessClassifier(members, calibration, seed).fit(
+            rows.matrix, rows.labels, rows.groups, rows.weights
+        )
         steps = fit_remainder(rows.matrix, rows.remaining_steps, rows.groups, rows.weights, seed)
         timed = ~np.isnan(rows.remaining_seconds)
         seconds = None

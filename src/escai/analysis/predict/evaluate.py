@@ -14,6 +14,7 @@ scored by mean absolute error at each cut, seconds only on runs with recorded ti
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,9 +28,8 @@ from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.dataset import OutcomeRun, has_recorded_times, step_times
 from escai.analysis.predict.early_warning import EarlyWarningModel, prefix_rows
 from escai.analysis.predict.features import FeatureExtractor, FloatMatrix, prefix_step_count
-from escai.analysis.predict.models import Vector
+from escai.analysis.predict.models import SuccessClassifier, Vector
 from escai.analysis.predict.training import TrainingOptions, check_trainable, full_run_matrix
-from escai.analysis.predict.models import SuccessClassifier
 
 DEFAULT_FOLDS = 5
 CUTS = (0.25, 0.5, 0.75)
@@ -53,7 +53,7 @@ def calibration_bins(labels: Vector, probabilities: Vector, bins: int = CALIBRAT
     """Reliability table: per probability bin, the mean prediction, the observed success rate and the count."""
     table = []
     edges = np.linspace(0, 1, bins + 1)
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         inside = (probabilities >= low) & ((probabilities < high) if high < 1 else (probabilities <= high))
         if inside.any():
             table.append(
@@ -226,7 +226,9 @@ def evaluate_prediction(
         for name, values in full.member_probabilities(held.full[test]).items():
             member_full[name][test] = values
         prior_full[test] = prior
-        length_full[test] = _length_predict(_length_model(held.steps_full[train], labels[train]), held.steps_full[test], prior)
+        length_full[test] = _length_predict(
+            _length_model(held.steps_full[train], labels[train]), held.steps_full[test], prior
+        )
         rows = training_rows.subset({int(index) for index in train})
         early = EarlyWarningModel.fit_rows(rows, seed=seed, calibration=options.calibration, members=options.members)
         prefix_length = _length_model(rows.steps_seen, rows.labels, rows.weights)
@@ -258,9 +260,7 @@ def evaluate_prediction(
             "class_prior": _scores(labels, prior_full, prior_at),
             "length_only": _scores(labels, length_full, length_at),
         },
-        members={
-            name: _scores(labels, member_full[name], member_at[name]) for name in options.members
-        },
+        members={name: _scores(labels, member_full[name], member_at[name]) for name in options.members},
         remaining_steps_mae_at={
             _key(cut): float(np.mean(np.abs(steps_pred[cut] - held.remaining_steps_at[cut]))) for cut in CUTS
         },

@@ -115,8 +115,10 @@ class _EventCounts:
         if event.type is EventType.SESSION_START:
             self.main_agent = event.agent_id
             counts["task_chars"] = float(len(event.attributes.get(semconv.ESCAI_TASK) or event.content or ""))
+            self.proof.add("task_chars", event.id)
             return
         counts["steps"] += 1
+        self.proof.add("steps", event.id)
         self.agent_ids.add(event.agent_id)
         counts["agents"] = float(len(self.agent_ids))
         self._update_time(event)
@@ -145,10 +147,12 @@ class _EventCounts:
             self.agent_chars += len(event.content)
             self.agent_texts += 1
             self.counts["agent_text_chars"] = self.agent_chars / self.agent_texts
+            self.proof.add("agent_text_chars", event.id)
 
     def _update_call(self, event: AgentEvent) -> None:
         counts = self.counts
         counts["tool_calls"] += 1
+        self.proof.add("tool_calls", event.id)
         counts["calls_since_other_message"] += 1
         action = tool_action(event)
         self.actions.add(action)
@@ -176,6 +180,8 @@ class _EventCounts:
             self.output_chars += len(event.content or "")
             counts["tool_output_chars"] = self.output_chars / self.results
             counts["last_output_chars"] = float(len(event.content or ""))
+            self.proof.add("tool_output_chars", event.id)
+            self.proof.ids["last_output_chars"] = deque([event.id], maxlen=1)
             if failed:
                 counts["tool_errors"] += 1
                 self.proof.add("tool_errors", event.id)
@@ -237,7 +243,6 @@ class _ActionCounts:
         self.counts = dict.fromkeys(ACTION_FEATURES, 0.0)
         self.pending: dict[str, int] = {}
         self.last_bucket: int | None = None
-        self.names: dict[int, set[str]] = {}
         self.proof = _Evidence()
 
     def update(self, event: AgentEvent) -> None:
@@ -245,19 +250,18 @@ class _ActionCounts:
             action = tool_action(event)
             bucket = action_bucket(action)
             self.counts[f"action_{bucket:02d}"] += 1
-            self.names.setdefault(bucket, set()).add(action)
             self.proof.add(f"action_{bucket:02d}", event.id)
             call_id = event.attributes.get(semconv.GEN_AI_TOOL_CALL_ID)
             self.pending[str(call_id) if call_id else event.id] = bucket
             self.last_bucket = bucket
         elif event.type is EventType.TOOL_RESULT:
             call_id = event.attributes.get(semconv.GEN_AI_TOOL_CALL_ID)
-            bucket = self.pending.pop(str(call_id), None) if call_id else None
-            if bucket is None:
-                bucket = self.pending.pop(event.parent_id, self.last_bucket) if event.parent_id else self.last_bucket
-            if bucket is not None and result_outcome(event) == "error":
-                self.counts[f"action_{bucket:02d}_failed"] += 1
-                self.proof.add(f"action_{bucket:02d}_failed", event.id)
+            key = str(call_id) if call_id else event.parent_id
+            found = self.pending.pop(key, None) if key else None
+            result_bucket = found if found is not None else self.last_bucket
+            if result_bucket is not None and result_outcome(event) == "error":
+                self.counts[f"action_{result_bucket:02d}_failed"] += 1
+                self.proof.add(f"action_{result_bucket:02d}_failed", event.id)
 
     def values(self) -> dict[str, float]:
         return dict(self.counts)

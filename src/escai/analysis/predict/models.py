@@ -176,13 +176,13 @@ class BoostingModel:
         """Raw score: log-odds for the binary objective, the regression target otherwise."""
         if self.booster is None:
             return np.full(matrix.shape[0], self.constant or 0.0)
-        return np.asarray(self.booster.predict(matrix, raw_score=True), dtype=np.float64)
+        return np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=1), dtype=np.float64)
 
     def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
         """SHAP values (TreeSHAP) per feature, without the bias column."""
         if self.booster is None:
             return np.zeros(matrix.shape)
-        values = np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype=np.float64)
+        values = np.asarray(self.booster.predict(matrix, pred_contrib=True, num_threads=1), dtype=np.float64)
         result: FloatMatrix = values[:, :-1]
         return result
 
@@ -209,7 +209,7 @@ class BoostingModel:
         model = cls(int(data["seed"]), str(data["objective"]), int(data["rounds"]))
         model.constant = data.get("constant")
         if data.get("model"):
-            model.booster = lgb.Booster(model_str=data["model"], params={"num_threads": 1})
+            model.booster = lgb.Booster(model_str=data["model"])
         return model
 
 
