@@ -26,7 +26,10 @@ def test_a_stored_failed_run_is_attributed_with_evidence_and_listed(client: Test
         websocket.receive_json()
         response = client.post(path)
         assert response.status_code == 200, response.text
-        while (frame := websocket.receive_json())["type"] != "analysis.result":
+        # Live epistemic updates of the same session may arrive first: wait for the attribution's frame.
+        while (frame := websocket.receive_json())["type"] != "analysis.result" or (
+            frame["data"].get("analysis") != "attribution"
+        ):
             pass
     attribution = response.json()
     assert frame["data"]["analysis"] == "attribution"

@@ -64,7 +64,8 @@ def test_serve_refuses_public_bind_without_keys() -> None:
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    """escai demo starts a server, runs real LangGraph/AutoGen agents and reports successful and failed sessions."""
+    """escai demo starts a server, runs real LangGraph/AutoGen agents, analyses them and reports successful and
+    failed sessions with their confidence, goals, behaviour and the failures' most likely cause."""
     environment = {**os.environ, "ESCAI_HOME": str(tmp_path)}
     completed = subprocess.run(
         [sys.executable, "-m", "escai.cli.main", "demo", "--port", "0", "--json"],
@@ -84,3 +85,14 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert [row["status"] for row in graphs] == ["completed", "failed"]
     assert all(row["events"] >= 10 for row in graphs + teams)
     assert (tmp_path / "escai.db").exists()
+    # Every session was analysed through the server: confidence, beliefs, goal, behaviour, attribution of failures.
+    for row in summary["sessions"]:
+        assert 0 <= row["final_confidence"] <= 1 and row["beliefs"] >= 0 and row["revisions"] >= 0
+        assert row["task_goal"] in {"active", "achieved", "blocked", "abandoned", None}
+        assert row["behaviour"] and not row["behaviour"].startswith("The session's task")
+        if row["status"] == "failed":
+            assert row["attribution"]["agent"] in row["agents"] and row["attribution"]["step"] >= 0
+            assert 0 < row["attribution"]["confidence"] <= 1
+        else:
+            assert row["attribution"] is None
+    assert any(row["revisions"] > 0 for row in summary["sessions"] if row["status"] == "failed")

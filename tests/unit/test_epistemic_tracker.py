@@ -285,3 +285,32 @@ def test_an_orchestrator_fact_sheet_yields_fact_beliefs_and_open_questions() -> 
     assert final is not None
     assert any(goal.source == "open_question" for goal in final.goals)
     assert any(goal.source == "plan" for goal in final.goals)
+
+
+def test_a_team_run_reads_inline_plans_approval_and_the_root_agent_ending() -> None:
+    """An inline "Plan:" becomes plan goals, a reviewer's APPROVE achieves the task, the root agent's end is final."""
+    script = Script("s-team")
+    script.add(EventType.SESSION_START, "Fix the pagination bug", agent="team")
+    script.add(EventType.AGENT_START, "Fix the pagination bug", agent="team", status=EventStatus.OK)
+    script.add(
+        EventType.MESSAGE,
+        "Plan: read pagination.py, change the slice end to start + size, run the tests.",
+        agent="planner",
+    )
+    script.add(EventType.MESSAGE, "Patched pagination.py so the slice end is now start + size.", agent="coder")
+    script.add(EventType.MESSAGE, "The bound is right and the tests pass. APPROVE", agent="reviewer")
+    timeline = extract_timeline(script.events)
+    final = timeline.final_state()
+    assert final is not None
+    plan = [goal.description for goal in final.goals if goal.source == "plan"]
+    assert plan == ["read pagination.py", "change the slice end to start + size", "run the tests"]
+    assert final.goals[0].status is GoalStatus.ACHIEVED
+    beliefs = {belief.statement for state in timeline.states for belief in state.beliefs}
+    assert "Patched pagination.py so the slice end is now start + size." in beliefs
+
+    failing = Script("s-crash")
+    failing.add(EventType.SESSION_START, "Answer the question", agent="graph")
+    failing.add(EventType.AGENT_START, "question", agent="graph")
+    failing.add(EventType.AGENT_END, "GraphRecursionError: limit reached", agent="graph", status=EventStatus.ERROR)
+    crashed = extract_timeline(failing.events).final_state()
+    assert crashed is not None and crashed.goals[0].status is GoalStatus.ABANDONED

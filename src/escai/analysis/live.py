@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections import OrderedDict, deque
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from escai.analysis.epistemic.calibration import ConfidenceCalibrator
@@ -30,6 +31,7 @@ from escai.store.knowledge_store import save_knowledge
 ANALYSIS_NAME = "epistemic"
 LATENCY_WINDOW = 10_000
 PACING_WINDOW_S = 1.0
+FLUSH_ATTEMPTS = 5
 
 _log = get_logger(__name__, component="analysis.live")
 
@@ -117,15 +119,25 @@ class LiveEpistemicWorker:
         states, revisions, facts = self._states, self._revisions, self._facts
         self._states, self._revisions, self._facts = [], [], {}
         started = time.perf_counter()
-        try:
-            async with self._engine.begin() as connection:
-                await save_states(connection, states)
-                await save_revisions(connection, revisions)
-                for session_id, session_facts in facts.items():
-                    await save_knowledge(connection, session_id, session_facts)
-        except Exception:
-            # Analysis results can be recomputed from the stored events; losing a batch must not stop the worker.
-            _log.exception("analysis.flush_failed", states=len(states), revisions=len(revisions))
+        for attempt in range(1, FLUSH_ATTEMPTS + 1):
+            try:
+                async with self._engine.begin() as connection:
+                    await save_states(connection, states)
+                    await save_revisions(connection, revisions)
+                    for session_id, session_facts in facts.items():
+                        await save_knowledge(connection, session_id, session_facts)
+                break
+            except OperationalError:
+                # SQLite refuses a read transaction's upgrade to a writer while ingest writes ("database is locked"):
+                # the whole transaction rolled back, so trying again is safe.
+                if attempt == FLUSH_ATTEMPTS:
+                    _log.exception("analysis.flush_failed", states=len(states), attempts=attempt)
+                else:
+                    await asyncio.sleep(0.05 * 2**attempt)
+            except Exception:
+                # Analysis results can be recomputed from the stored events; losing a batch must not stop the worker.
+                _log.exception("analysis.flush_failed", states=len(states), revisions=len(revisions))
+                break
         # Writing competes with ingest for the database and the loop: it counts against the analysis CPU share.
         self._window_busy += time.perf_counter() - started
 

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from escai._version import __version__
 from escai.cli import db as db_commands
-from escai.cli.analyze import analyze_command
 from escai.cli import eval as eval_commands
 from escai.cli import sessions as session_commands
+from escai.cli.analyze import analyze_command
 from escai.cli.common import settings_with
 from escai.cli.importer import import_command
 from escai.cli.run import run_command

@@ -31,7 +31,7 @@ _COMPLETION = (
     r"\bterminate\b|task (?:is )?(?:complete|completed|done|finished|solved)|successfully (?:completed|fixed|"
     r"resolved|implemented)|the (?:final )?answer is|final answer|i have (?:fixed|resolved|completed|implemented)|"
     r"has been (?:fixed|resolved|completed)|all tests pass|tests pass|complete_task|submit(?:ted)?\b|"
-    r"is request satisfied|request (?:is )?satisfied|we are done|that'?s all"
+    r"is request satisfied|request (?:is )?satisfied|we are done|that'?s all|\bapproved?\b|\blgtm\b"
 )
 _GIVING_UP = (
     r"give up|giving up|unable to (?:proceed|continue|complete|find|solve)|cannot (?:proceed|continue|complete)|"
@@ -65,7 +65,7 @@ _IMPERATIVE_START_RE = re.compile(
 _ASSERTION_VERB_RE = re.compile(
     r"\b(?:is|are|was|were|has|have|had|contains?|returns?|returned|shows?|showed|equals?|means|indicates?|"
     r"found|confirms?|confirmed|verified|exists?|works?|failed|fails|causes?|caused|requires?|needs?|"
-    r"located|defined|uses?|should)\b",
+    r"located|defined|uses?|should|[a-z]{3,}ed)\b",
     re.IGNORECASE,
 )
 

@@ -57,6 +57,8 @@ _INLINE_HEADER_RE = re.compile(r"^\s*\*\*(?P<title>[A-Za-z][A-Za-z ]{2,40})\*\*\
 _ITEM_RE = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(?[a-z][.)])\s+(?P<text>.+)$")
 _STEP_ITEM_RE = re.compile(r"^\s*(?:[-*•]\s*)?\**\s*step\s*\d+\s*[:.)-]?\**\s*:?\s*(?P<text>.+)$", re.I)
 _PLAN_INTRO_RE = re.compile(r"here is (?:the|a|my) plan|plan to follow|plan for solving|^plan\s*:", re.I | re.M)
+_INLINE_PLAN_RE = re.compile(r"^\**plan\**\s*:\s*(?P<steps>\S.{8,})$", re.I)
+_STEP_SPLIT_RE = re.compile(r"\s*(?:[,;]|\bthen\b|\band then\b)\s*", re.I)
 _JSON_OBJECT_RE = re.compile(r"\{.*\}", re.DOTALL)
 _ANSWER_RE = re.compile(r"(?:the )?(?:final )?answer(?: is|:)\s*(?P<answer>[^\n]{1,200})", re.I)
 
@@ -124,6 +126,12 @@ def _read_sections(text: str) -> list[SectionItem]:
             if kind is not None or stripped.startswith("#"):
                 current = kind
                 continue
+        inline_plan = _INLINE_PLAN_RE.match(stripped)
+        if inline_plan is not None:
+            # "Plan: read the file, change the bound, run the tests." states its steps on one line.
+            for step in _STEP_SPLIT_RE.split(inline_plan.group("steps")):
+                _append(items, counts, SectionKind.PLAN, step.strip(" ."))
+            continue
         if _PLAN_INTRO_RE.search(stripped):
             current = SectionKind.PLAN
             continue

@@ -27,7 +27,7 @@ from escai.analysis.epistemic.statements import (
 )
 from escai.analysis.epistemic.timeline import EpistemicTimeline, EpistemicUpdate
 from escai.analysis.text.embedding import HashingEmbedder, TextEmbedder, Vectors
-from escai.model.events import AgentEvent, EventType
+from escai.model.events import AgentEvent, EventStatus, EventType
 from escai.model.records import BeliefRevision, EpistemicState, KnowledgeFact, RevisionKind
 from escai.model.semconv import GEN_AI_TOOL_CALL_ID, SYSTEM_PROMPTS
 from escai.model.semconv_otlp import GEN_AI_TOOL_CALL_ARGUMENTS
@@ -67,6 +67,7 @@ class EpistemicTracker:
         self._pending_action: dict[str, str] = {}
         self._failures_by_action: dict[str, int] = defaultdict(int)
         self._next_step = 0
+        self._root_agent: str | None = None
         self._timeline = EpistemicTimeline(session_id=session_id, method=self.embedder.name)
 
     def observe(self, event: AgentEvent) -> EpistemicUpdate:
@@ -94,6 +95,15 @@ class EpistemicTracker:
             return self._update(event, event.agent_id, step, [], [])
         if event.type is EventType.SESSION_END:
             return EpistemicUpdate(state=None)
+        if event.type is EventType.AGENT_START and self._root_agent is None:
+            self._root_agent = event.agent_id
+        if event.type is EventType.AGENT_END and event.agent_id == self._root_agent:
+            # The top-level agent finished its run by itself (ok) or stopped on an error: its own verdict at run time.
+            if event.status is EventStatus.OK:
+                self._goals.completion_declared(event.id)
+            elif event.status is EventStatus.ERROR:
+                self._goals.gave_up(event.id)
+            return self._update(event, event.agent_id, step, [], [])
         if event.type in _RESULT_TYPES or (event.type is EventType.MESSAGE and role == "tool"):
             return self._on_result(event, step)
         if event.type is EventType.TOOL_CALL:

@@ -47,6 +47,7 @@ EVENT_FEATURES: dict[str, str] = {
     "distinct_actions": "distinct actions used",
     "calls_since_other_message": "tool calls since the other party last spoke",
     "tokens": "tokens used",
+    "tokens_per_step": "tokens per step",
     "cost": "cost so far",
     "elapsed_seconds": "seconds since the first step",
     "last_gap_seconds": "seconds between the last two steps",
@@ -123,6 +124,7 @@ class _EventCounts:
         counts["agents"] = float(len(self.agent_ids))
         self._update_time(event)
         counts["tokens"] += (event.tokens_input or 0) + (event.tokens_output or 0)
+        counts["tokens_per_step"] = counts["tokens"] / counts["steps"]
         counts["cost"] += event.cost or 0.0
         if event.type is EventType.TOOL_CALL:
             self._update_call(event)

@@ -43,6 +43,7 @@ TEXT_FEATURES: dict[str, str] = {
     "agent_assertions": "claims of success in the agent's text",
     "agent_corrections": "words of correction or retrying in the agent's text",
     "agent_questions": "questions the agent asked",
+    "agent_question_rate": "questions per agent text",
     "other_pushback": "words of disagreement in the other party's messages",
     "other_pushback_rate": "disagreement words per message of the other party",
     "other_thanks": "thanks in the other party's messages",
@@ -91,6 +92,7 @@ class _TextCues:
         counts["agent_assertions"] += len(ASSERT.findall(text))
         counts["agent_corrections"] += len(CORRECTION.findall(text))
         counts["agent_questions"] += text.count("?")
+        counts["agent_question_rate"] = counts["agent_questions"] / self.agent_texts
         if hedges:
             self._cite("agent_hedges", event.id)
             self._cite("last_agent_hedges", event.id)

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.features import FloatMatrix, model_matrix
@@ -270,6 +271,26 @@ class Calibrator:
         return calibrator
 
 
+SCREENED_FEATURES = 20
+"""Features each classifier keeps: the ones whose values best separate outcomes in its training data."""
+
+
+def screen_features(matrix: FloatMatrix, labels: Vector, weights: Vector | None, keep: int) -> list[int]:
+    """Indexes of the ``keep`` columns with the largest univariate AUROC distance from 0.5, in column order.
+
+    Labelled runs come in hundreds while features are many; screening on the training rows alone (never on the
+    rows being predicted) keeps the models from fitting noise features.
+    """
+    if matrix.shape[1] <= keep or len(set(labels.tolist())) < 2:
+        return list(range(matrix.shape[1]))
+    separation = np.zeros(matrix.shape[1])
+    for column in range(matrix.shape[1]):
+        values = matrix[:, column]
+        if np.ptp(values) > 0:
+            separation[column] = abs(roc_auc_score(labels, values, sample_weight=weights) - 0.5)
+    return sorted(int(index) for index in np.argsort(-separation, kind="stable")[:keep])
+
+
 MemberName = Literal["lightgbm", "logistic"]
 DEFAULT_MEMBERS: tuple[MemberName, ...] = ("lightgbm", "logistic")
 
@@ -317,18 +338,26 @@ class SuccessClassifier:
         members: Sequence[str] = DEFAULT_MEMBERS,
         calibration: CalibrationMethod = "sigmoid",
         seed: int = 0,
+        keep: int = SCREENED_FEATURES,
     ) -> None:
         self.member_names = tuple(members)
         self.calibration: CalibrationMethod = calibration
         self.seed = seed
+        self.keep = keep
         self.members: list[ScoreModel] = []
         self.calibrators: list[Calibrator] = []
+        self.selected: list[int] = []
+        """Columns of the full feature vector the members read (see :func:`screen_features`)."""
+        self.width = 0
 
     def fit(
         self, matrix: FloatMatrix, labels: Vector, groups: Sequence[str], weights: Vector | None = None
     ) -> SuccessClassifier:
         """Fit each member, and its calibrator on grouped out-of-fold scores of the same training data."""
         self.members, self.calibrators = [], []
+        self.width = matrix.shape[1]
+        self.selected = screen_features(matrix, labels, weights, self.keep)
+        matrix = matrix[:, self.selected]
         distinct_groups = len(set(groups))
         for name in self.member_names:
             calibrator = Calibrator(self.calibration)
@@ -343,6 +372,7 @@ class SuccessClassifier:
 
     def predict_proba(self, matrix: FloatMatrix) -> Vector:
         """Calibrated probability of success per row (the members' average)."""
+        matrix = matrix[:, self.selected]
         probabilities = [
             calibrator.apply(model.score(matrix))
             for model, calibrator in zip(self.members, self.calibrators, strict=True)
@@ -352,6 +382,7 @@ class SuccessClassifier:
 
     def member_probabilities(self, matrix: FloatMatrix) -> dict[str, Vector]:
         """Each member's calibrated probability per row."""
+        matrix = matrix[:, self.selected]
         return {
             model.name: calibrator.apply(model.score(matrix))
             for model, calibrator in zip(self.members, self.calibrators, strict=True)
@@ -360,10 +391,12 @@ class SuccessClassifier:
     def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
         """Per-feature contributions in log-odds, each member's scaled by its calibration slope, then averaged."""
         parts = [
-            model.contributions(matrix) * (calibrator.slope if calibrator.method == "sigmoid" else 1.0)
+            model.contributions(matrix[:, self.selected])
+            * (calibrator.slope if calibrator.method == "sigmoid" else 1.0)
             for model, calibrator in zip(self.members, self.calibrators, strict=True)
         ]
-        result: FloatMatrix = np.mean(parts, axis=0)
+        result: FloatMatrix = np.zeros(matrix.shape)
+        result[:, self.selected] = np.mean(parts, axis=0)
         return result
 
     def importances(self) -> Vector:
@@ -374,9 +407,9 @@ class SuccessClassifier:
             total = float(values.sum())
             if values.size and total > 0:
                 shares.append(values / total)
-        if not shares:
-            return np.zeros(0)
-        result: Vector = np.mean(shares, axis=0)
+        result: Vector = np.zeros(self.width)
+        if shares:
+            result[self.selected] = np.mean(shares, axis=0)
         return result
 
     def to_dict(self) -> dict[str, Any]:
@@ -386,13 +419,18 @@ class SuccessClassifier:
             "calibrators": [calibrator.to_dict() for calibrator in self.calibrators],
             "calibration": self.calibration,
             "seed": self.seed,
+            "keep": self.keep,
+            "selected": self.selected,
+            "width": self.width,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SuccessClassifier:
         """The classifier :meth:`to_dict` wrote."""
         members = [load_model(item) for item in data["members"]]
-        classifier = cls([model.name for model in members], data["calibration"], int(data["seed"]))
+        classifier = cls([model.name for model in members], data["calibration"], int(data["seed"]), int(data["keep"]))
         classifier.members = members
+        classifier.selected = [int(index) for index in data["selected"]]
+        classifier.width = int(data["width"])
         classifier.calibrators = [Calibrator.from_dict(item) for item in data["calibrators"]]
         return classifier

@@ -25,7 +25,7 @@ from escai.analysis.session_analysis import (
 from escai.analysis.text import load_embedder
 from escai.analysis.text.embedding import EmbedderChoice
 from escai.exceptions import NotFoundError
-from escai.model.records import BeliefRevision, EpistemicState, Explanation, ExplanationKind
+from escai.model.records import BeliefRevision, EpistemicState, Explanation, ExplanationKind, FailureAttribution
 from escai.server.deps import ConnectionDep, ServiceDep, SettingsDep
 from escai.store.epistemic_store import (
     count_agent_states,
@@ -87,6 +87,9 @@ class AnalysisResponse(BaseModel):
     knowledge: KnowledgeSummary
     final_states: dict[str, EpistemicState]
     explanations: list[Explanation]
+    attribution: FailureAttribution | None = Field(
+        default=None, description="Ranked (agent, step) failure candidates, when the session failed or shows failure."
+    )
     seconds: float
 
 
