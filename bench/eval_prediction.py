@@ -17,19 +17,23 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen before pyplot is imported
+matplotlib.use("Agg")  # before pyplot is imported: no display on servers
+import matplotlib.pyplot as plt
 
-from _common import DATASETS, machine  # noqa: E402
-from escai.analysis.predict.evaluate import CUTS, PredictionReport, Scores, evaluate_prediction  # noqa: E402
-from escai.cli.eval_prediction import read_outcome_runs  # noqa: E402
+from _common import DATASETS, machine
+from escai.analysis.predict.evaluate import CUTS, PredictionReport, Scores, evaluate_prediction
+from escai.cli.eval_prediction import read_outcome_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "prediction.md"
 IMAGES = ROOT / "docs" / "img"
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 DATA = {
-    "tau_bench": ("tau-bench airline (GPT-4o)", DATASETS / "tau_bench_historical" / "gpt-4o-airline.json.gz", "tau-bench"),
+    "tau_bench": (
+        "tau-bench airline (GPT-4o)",
+        DATASETS / "tau_bench_historical" / "gpt-4o-airline.json.gz",
+        "tau-bench",
+    ),
     "swe_bench": (
         "SWE-bench Verified (mini-swe-agent, Gemini 3 Pro)",
         DATASETS / "mini_swe_agent_swebench_verified" / "trajectories.jsonl.gz",
@@ -62,7 +66,13 @@ def plot_calibration(report: PredictionReport, title: str, path: Path) -> None:
         label="ESCAI (out of fold)",
     )
     for row in bins:
-        axes.annotate(str(int(row["count"])), (row["mean_predicted"], row["observed"]), fontsize=7, xytext=(3, -9), textcoords="offset points")
+        axes.annotate(
+            str(int(row["count"])),
+            (row["mean_predicted"], row["observed"]),
+            fontsize=7,
+            xytext=(3, -9),
+            textcoords="offset points",
+        )
     axes.axhline(report.positives / report.n, color="orange", linewidth=1, label="class prior")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1)
@@ -78,7 +88,9 @@ def plot_calibration(report: PredictionReport, title: str, path: Path) -> None:
 
 def section(name: str, title: str, command: str, report: PredictionReport) -> str:
     """The markdown of one data set's figures."""
-    header = "| predictor | AUROC | AUROC@25% | AUROC@50% | AUROC@75% | Brier | Brier@50% |\n|---|---|---|---|---|---|---|"
+    header = (
+        "| predictor | AUROC | AUROC@25% | AUROC@50% | AUROC@75% | Brier | Brier@50% |\n|---|---|---|---|---|---|---|"
+    )
     rows = [table_row("**ESCAI ensemble**", report.method)]
     rows += [table_row(f"{model} alone", scores) for model, scores in report.members.items()]
     rows += [table_row(f"baseline: {baseline}", scores) for baseline, scores in report.baselines.items()]

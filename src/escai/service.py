@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from escai.analysis.epistemic.calibration import ConfidenceCalibrator
 from escai.analysis.live import LiveEpistemicWorker
+from escai.analysis.live_base import LiveWorker
+from escai.analysis.live_prediction import LivePredictionWorker
+from escai.analysis.predict.registry import ModelRegistry
 from escai.analysis.text.embedding import load_embedder
 from escai.bus.base import EventBus
 from escai.bus.memory import InMemoryBus
@@ -43,6 +46,8 @@ class EscaiService:
         self._pipeline: IngestPipeline | None = None
         self.analysis: LiveEpistemicWorker | None = None
         """The live epistemic worker, while started with ``analysis_live`` on."""
+        self.prediction: LivePredictionWorker | None = None
+        """The live prediction worker (idle until a model is trained), while started with ``analysis_live`` on."""
 
     @property
     def engine(self) -> AsyncEngine:
@@ -91,7 +96,17 @@ class EscaiService:
                 calibrator=self._calibrator(),
                 cpu_share=self.settings.analysis_cpu_share,
             )
-            await self.analysis.start()
+            self.prediction = LivePredictionWorker(
+                self._engine,
+                self.bus,
+                ModelRegistry.for_settings(self.settings),
+                cpu_share=self.settings.analysis_cpu_share,
+            )
+            for worker in self._workers():
+                await worker.start()
+
+    def _workers(self) -> list[LiveWorker]:
+        return [worker for worker in (self.analysis, self.prediction) if worker is not None]
 
     def _calibrator(self) -> ConfidenceCalibrator | None:
         path = self.settings.calibration_path
@@ -101,9 +116,9 @@ class EscaiService:
         """Write what is queued, close subscriptions and the database."""
         if self._batcher is not None:
             await self._batcher.stop()
-        if self.analysis is not None:
-            await self.analysis.stop()
-            self.analysis = None
+        for worker in self._workers():
+            await worker.stop()
+        self.analysis = self.prediction = None
         await self.bus.close()
         if self._engine is not None:
             await self._engine.dispose()

@@ -73,6 +73,9 @@ def test_predict_requires_a_trained_model_then_stores_and_publishes(
     assert body["drivers"] and all(isinstance(driver["contribution"], float) for driver in body["drivers"])
     known = {event.id for event in tau_runs[0].events}
     assert all(set(driver["event_ids"]) <= known for driver in body["drivers"])
+    explanation = body["explanation"]
+    assert explanation["kind"] == "prediction" and explanation["sentences"]
+    assert all(set(sentence["evidence_event_ids"]) <= known for sentence in explanation["sentences"])
 
     async def next_change() -> ChangeEvent:
         return await asyncio.wait_for(subscription.queue.get(), 5)

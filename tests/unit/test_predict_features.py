@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -170,7 +170,7 @@ def test_a_registered_group_extends_the_layout() -> None:
 
     class CountingGroup:
         name = "plugin_test"
-        descriptions = {"plugin_events": "events the plugin saw"}
+        descriptions: ClassVar[dict[str, str]] = {"plugin_events": "events the plugin saw"}
 
         def start(self) -> Counting:
             return Counting()

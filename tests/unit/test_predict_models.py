@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from escai.analysis.predict.calibration import Calibrator
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.drift import (
     PSI_SIGNIFICANT,
@@ -14,7 +15,7 @@ from escai.analysis.predict.drift import (
     check_drift,
     population_stability,
 )
-from escai.analysis.predict.models import BoostingModel, Calibrator, LogisticModel, SuccessClassifier
+from escai.analysis.predict.models import BoostingModel, LogisticModel, SuccessClassifier
 
 
 def synthetic(rows: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -1,4 +1,5 @@
-"""``escai eval``: evaluate ESCAI's analyses against labelled logs (``attribution``; ``prediction`` joins later)."""
+"""``escai eval``: evaluate ESCAI's analyses against labelled logs: ``attribution`` (Who&When-style failure
+attribution) and ``prediction`` (success prediction by grouped cross-validation)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from escai.analysis.causal.attribution.evaluate import (
     collect_labelled_runs,
     evaluate_attribution,
 )
+from escai.cli.eval_prediction import prediction_command
 from escai.ingest.importers import AUTO, FORMAT_NAMES, ImporterError, ImportItem, read_runs
 
 app = typer.Typer(help="Evaluate analyses against labelled logs.", no_args_is_help=True)
+app.command("prediction")(prediction_command)
 console = Console()
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from escai._version import __version__
 from escai.cli import db as db_commands
 from escai.cli import eval as eval_commands
+from escai.cli import model as model_commands
 from escai.cli import sessions as session_commands
 from escai.cli.analyze import analyze_command
 from escai.cli.common import settings_with
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.add_typer(session_commands.app, name="sessions")
 app.add_typer(eval_commands.app, name="eval")
+app.add_typer(model_commands.app, name="model")
 app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run_command)
 app.command("import")(import_command)
 app.command("analyze")(analyze_command)

@@ -8,6 +8,7 @@ drivers for the explanation engine) and :mod:`evaluate` (grouped cross-validatio
 and the figures are described in ``docs/prediction.md``.
 """
 
+from escai.analysis.predict.calibration import Calibrator
 from escai.analysis.predict.dataset import OutcomeRun, collect_outcome_runs, outcome_run
 from escai.analysis.predict.drift import DriftReference, DriftReport, RetrainingPolicy, check_drift
 from escai.analysis.predict.early_warning import EarlyWarningModel
@@ -19,7 +20,7 @@ from escai.analysis.predict.features import (
     register_feature_group,
     task_group,
 )
-from escai.analysis.predict.models import BoostingModel, Calibrator, LogisticModel, SuccessClassifier
+from escai.analysis.predict.models import BoostingModel, LogisticModel, SuccessClassifier
 from escai.analysis.predict.predictor import LivePredictor, PredictionResult, Predictor
 from escai.analysis.predict.registry import ModelMetadata, ModelRegistry, NoModelError
 from escai.analysis.predict.training import NotEnoughRunsError, PredictorModels, TrainingOptions, train_models

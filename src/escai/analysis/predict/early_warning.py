@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from escai.analysis.predict.calibration import CalibrationMethod
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.dataset import OutcomeRun, has_recorded_times, step_times
 from escai.analysis.predict.features import FeatureExtractor, FloatMatrix, prefix_step_count
-from escai.analysis.predict.models import BoostingModel, CalibrationMethod, SuccessClassifier, Vector
+from escai.analysis.predict.models import BoostingModel, SuccessClassifier, Vector
 
 PREFIX_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 """Where training runs are cut."""

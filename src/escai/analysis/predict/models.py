@@ -20,22 +20,16 @@ from typing import Any, Literal, Protocol
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from escai.analysis.predict.calibration import CalibrationMethod, Calibrator
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.features import FloatMatrix, model_matrix
 
 Vector = npt.NDArray[np.float64]
-CalibrationMethod = Literal["sigmoid", "isotonic", "none"]
 CALIBRATION_FOLDS = 3
 _EPSILON = 1e-6
-
-
-def _sigmoid(values: Vector) -> Vector:
-    result: Vector = 1.0 / (1.0 + np.exp(-np.clip(values, -30, 30)))
-    return result
 
 
 class ScoreModel(Protocol):
@@ -217,58 +211,6 @@ class BoostingModel:
 def _logit(probability: float) -> float:
     clipped = min(1 - _EPSILON, max(_EPSILON, probability))
     return math.log(clipped / (1 - clipped))
-
-
-class Calibrator:
-    """Maps raw log-odds to calibrated probabilities: Platt scaling (``sigmoid``) or ``isotonic`` regression."""
-
-    def __init__(self, method: CalibrationMethod = "sigmoid") -> None:
-        self.method = method
-        self.slope = 1.0
-        self.offset = 0.0
-        self.thresholds: list[float] = []
-        self.values: list[float] = []
-
-    def fit(self, scores: Vector, labels: Vector) -> Calibrator:
-        """Fit the mapping on out-of-fold scores and their labels."""
-        if self.method == "none" or len(set(labels.tolist())) < 2:
-            return self
-        if self.method == "sigmoid":
-            model = LogisticRegression(C=1e4, max_iter=1000).fit(scores.reshape(-1, 1), labels)
-            self.slope = float(model.coef_[0][0])
-            self.offset = float(model.intercept_[0])
-        else:
-            isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, labels)
-            self.thresholds = [float(value) for value in isotonic.X_thresholds_]
-            self.values = [float(value) for value in isotonic.y_thresholds_]
-        return self
-
-    def apply(self, scores: Vector) -> Vector:
-        """Calibrated probabilities of success."""
-        if self.method == "isotonic" and self.thresholds:
-            result: Vector = np.interp(scores, self.thresholds, self.values)
-            return np.clip(result, 0.0, 1.0)
-        return _sigmoid(self.slope * scores + self.offset)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Parameters as JSON-ready data."""
-        return {
-            "method": self.method,
-            "slope": self.slope,
-            "offset": self.offset,
-            "thresholds": self.thresholds,
-            "values": self.values,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
-        """The calibrator :meth:`to_dict` wrote."""
-        calibrator = cls(data["method"])
-        calibrator.slope = float(data["slope"])
-        calibrator.offset = float(data["offset"])
-        calibrator.thresholds = [float(value) for value in data["thresholds"]]
-        calibrator.values = [float(value) for value in data["values"]]
-        return calibrator
 
 
 SCREENED_FEATURES = 20

@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from escai.analysis.predict.calibration import CalibrationMethod
 from escai.analysis.predict.dataset import OutcomeRun
 from escai.analysis.predict.drift import DriftReference
 from escai.analysis.predict.early_warning import EarlyWarningModel
 from escai.analysis.predict.features import DEFAULT_GROUPS, FeatureExtractor, FloatMatrix
-from escai.analysis.predict.models import DEFAULT_MEMBERS, CalibrationMethod, SuccessClassifier
+from escai.analysis.predict.models import DEFAULT_MEMBERS, SuccessClassifier
 
 MIN_TRAINING_RUNS = 10
 """Fewer runs than this (or only one outcome, or a single task) cannot train a model."""

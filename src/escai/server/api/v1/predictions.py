@@ -2,7 +2,7 @@
 
 ``GET /agents/{agent_id}/predictions`` reads stored predictions (the latest per session, or the history);
 ``POST /sessions/{session_id}/predict`` predicts a session now with the registry's latest model, stores the
-prediction and publishes it as an ``analysis.result`` change.
+prediction and publishes it as an ``analysis.result`` change, and explains it (the drivers, citing events).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 
 from escai.analysis.predict.registry import ModelRegistry, NoModelError
 from escai.analysis.predict.stored import SessionNotFoundError, predict_stored_session
-from escai.model.records import Prediction
+from escai.analysis.session_analysis import explainer_from_settings
+from escai.analysis.session_prediction import explain_stored_prediction
+from escai.model.records import Explanation, Prediction
 from escai.server.deps import ConnectionDep, ServiceDep, SettingsDep
 from escai.store.prediction_store import list_predictions
 from escai.store.queries import get_agent
@@ -40,10 +42,13 @@ class PredictionResponse(BaseModel):
     warning: bool = Field(description="The failure risk reached the model's warning threshold.")
     finished: bool = Field(description="The session had ended; the full-run model predicted.")
     drivers: list[PredictionDriverResponse]
+    explanation: Explanation | None = Field(
+        default=None, description="The forecast in words, each sentence citing the events behind its drivers."
+    )
 
 
 @router.get(
-    "/agents/{agent_id}/predictions",
+    "/agents/{agent_id:path}/predictions",
     operation_id="list_agent_predictions",
     summary="Success predictions of an agent's sessions",
     response_model=list[Prediction],
@@ -82,7 +87,9 @@ async def predict_session(session_id: str, service: ServiceDep, settings: Settin
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     except SessionNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+    explanation = await explain_stored_prediction(service.engine, session_id, result, explainer_from_settings(settings))
     return PredictionResponse(
+        explanation=explanation,
         prediction=result.prediction,
         remaining_steps_interval=result.remaining_steps_interval,
         remaining_seconds_interval=result.remaining_seconds_interval,
