@@ -24,6 +24,7 @@ from escai.analysis.predict.evaluate import DEFAULT_FOLDS, evaluate_prediction
 from escai.analysis.predict.registry import ModelRegistry, NoModelError
 from escai.analysis.predict.stored import load_outcome_runs
 from escai.analysis.predict.training import NotEnoughRunsError, TrainingOptions, full_run_matrix, train_models
+from escai.cli.calibrate import calibrate_command
 from escai.cli.common import settings_with
 from escai.cli.eval_prediction import read_outcome_runs
 from escai.exceptions import ConfigurationError
@@ -33,6 +34,7 @@ from escai.store.engine import create_engine
 from escai.store.migrate import upgrade_async
 
 app = typer.Typer(help="Train and list success-prediction models.", no_args_is_help=True)
+app.command("calibrate")(calibrate_command)
 console = Console()
 
 FromOption = Annotated[
