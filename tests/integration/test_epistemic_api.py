@@ -24,7 +24,7 @@ from tests.integration.conftest import event, make_settings
 from typer.testing import CliRunner
 
 from escai.analysis.epistemic.timeline import EpistemicTimeline
-from escai.analysis.session_analysis import analyse_session, compare_sessions, read_session_events
+from escai.analysis.session_analysis import analyse_session, compare_sessions
 from escai.analysis.text import HashingEmbedder
 from escai.cli.main import app as escai_cli
 from escai.exceptions import NotFoundError
@@ -59,6 +59,7 @@ from escai.store.epistemic_store import (
     save_states,
 )
 from escai.store.knowledge_store import load_knowledge_graph
+from escai.store.queries import list_session_events
 from escai.store.tables import belief_revisions, epistemic_states, explanations
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -277,7 +278,7 @@ async def test_analysis_of_real_runs_is_stored_and_idempotent(database_url: str,
             assert analysis.timeline.states and analysis.explanations
             assert_citations_exist(analysis.explanations, {item.id for item in run.events})
             async with engine.connect() as connection:
-                assert [item.id for item in await read_session_events(connection, run.session_id)] == [
+                assert [item.id for item in await list_session_events(connection, run.session_id)] == [
                     item.id for item in run.events
                 ]
                 stored = await load_timeline(connection, run.session_id)

@@ -36,7 +36,7 @@ from escai.settings import Settings
 from escai.store.attribution_store import delete_attributions, save_attribution
 from escai.store.epistemic_store import load_timeline, replace_comparison, replace_session_analysis
 from escai.store.knowledge_store import load_knowledge_graph
-from escai.store.queries import MAX_PAGE_SIZE, EventFilter, get_session, list_events
+from escai.store.queries import get_session, list_session_events
 
 ANALYSIS_NAME = "epistemic"
 """The ``analysis`` key of the change events this module's results are published with."""
@@ -130,23 +130,11 @@ def analysis_change(analysis: SessionAnalysis) -> ChangeEvent:
     )
 
 
-async def read_session_events(connection: AsyncConnection, session_id: str) -> list[AgentEvent]:
-    """Every event of a session in ingest order, read a page at a time."""
-    found: list[AgentEvent] = []
-    cursor: int | None = None
-    while True:
-        page = await list_events(connection, EventFilter(session_id=session_id, after_seq=cursor), MAX_PAGE_SIZE)
-        found.extend(page.events)
-        if page.next_cursor is None:
-            return found
-        cursor = page.next_cursor
-
-
 async def _read_session(connection: AsyncConnection, session_id: str) -> tuple[MonitoringSession, list[AgentEvent]]:
     session = await get_session(connection, session_id)
     if session is None:
         raise NotFoundError(f"no session with id {session_id!r}")
-    return session, await read_session_events(connection, session_id)
+    return session, await list_session_events(connection, session_id)
 
 
 def shows_failure(session: MonitoringSession, events: Sequence[AgentEvent], timeline: EpistemicTimeline) -> bool:

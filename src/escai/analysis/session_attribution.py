@@ -13,12 +13,11 @@ import time
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from escai.analysis.causal.attribution import attribute_failure
-from escai.analysis.session_analysis import read_session_events
 from escai.bus.base import ChangeEvent, ChangeKind
 from escai.exceptions import NotFoundError
 from escai.model.records import FailureAttribution
 from escai.store.attribution_store import save_attribution
-from escai.store.queries import get_session
+from escai.store.queries import get_session, list_session_events
 
 TOP_CANDIDATES = 10
 
@@ -29,7 +28,7 @@ async def attribute_session(engine: AsyncEngine, session_id: str, *, store: bool
         session = await get_session(connection, session_id)
         if session is None:
             raise NotFoundError(f"no session with id {session_id!r}")
-        events = await read_session_events(connection, session_id)
+        events = await list_session_events(connection, session_id)
     if not events:
         raise NotFoundError(f"session {session_id!r} has no events to attribute")
     # CPU-bound: keep the server's loop serving while a long session is scored.

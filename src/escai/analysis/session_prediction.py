@@ -10,10 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from escai.analysis.explain import ExplanationEngine
 from escai.analysis.predict.predictor import PredictionResult
-from escai.analysis.session_analysis import read_session_events
 from escai.model.records import Explanation
 from escai.store.epistemic_store import save_explanations
-from escai.store.queries import get_session
+from escai.store.queries import get_session, list_session_events
 
 
 async def explain_stored_prediction(
@@ -24,7 +23,7 @@ async def explain_stored_prediction(
         session = await get_session(connection, session_id)
         if session is None:
             return None
-        events = await read_session_events(connection, session_id)
+        events = await list_session_events(connection, session_id)
     explanation = explainer.explain_prediction(session, events, result.prediction, result.drivers)
     async with engine.begin() as connection:
         await save_explanations(connection, [explanation])

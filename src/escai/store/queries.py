@@ -159,6 +159,14 @@ def _filtered_sessions(where: SessionFilter) -> Select[Any]:
     return query
 
 
+async def list_session_events(connection: AsyncConnection, session_id: str) -> list[AgentEvent]:
+    """Every stored event of one session, in ingest order (what the analyses read a session with)."""
+    rows = await connection.execute(
+        select(agent_events).where(agent_events.c.session_id == session_id).order_by(agent_events.c.seq)
+    )
+    return [event_from_row(row) for row in rows]
+
+
 async def list_sessions(
     connection: AsyncConnection, where: SessionFilter, limit: int = 50, offset: int = 0
 ) -> SessionPage:

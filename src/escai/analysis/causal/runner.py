@@ -28,7 +28,7 @@ from escai.bus.base import ChangeEvent, ChangeKind
 from escai.model.events import AgentEvent
 from escai.model.records import CausalRelationship, MonitoringSession
 from escai.store.causal_store import load_step_confidence, save_relationships
-from escai.store.queries import MAX_PAGE_SIZE, EventFilter, SessionFilter, list_events, list_sessions
+from escai.store.queries import MAX_PAGE_SIZE, SessionFilter, list_session_events, list_sessions
 
 ANALYSIS_NAME = "causal"
 """The ``analysis`` key of the change events this module publishes."""
@@ -106,18 +106,6 @@ async def _stored_sessions(connection: AsyncConnection, framework: str | None, l
     return found
 
 
-async def read_session_events(connection: AsyncConnection, session_id: str) -> list[AgentEvent]:
-    """Every event of a session in ingest order, a page at a time."""
-    events: list[AgentEvent] = []
-    cursor: int | None = None
-    while True:
-        page = await list_events(connection, EventFilter(session_id=session_id, after_seq=cursor), MAX_PAGE_SIZE)
-        events.extend(page.events)
-        if page.next_cursor is None:
-            return events
-        cursor = page.next_cursor
-
-
 def discover(
     sessions: Mapping[str, Sequence[AgentEvent]],
     outcomes: Mapping[str, bool | None],
@@ -148,7 +136,7 @@ async def run_causal_discovery(engine: AsyncEngine, settings: CausalRunSettings 
     started = time.perf_counter()
     async with engine.connect() as connection:
         stored = await _stored_sessions(connection, settings.framework, settings.max_sessions)
-        sessions = {session.id: await read_session_events(connection, session.id) for session in stored}
+        sessions = {session.id: await list_session_events(connection, session.id) for session in stored}
         confidence = await load_step_confidence(connection, list(sessions))
     outcomes = {session.id: session.outcome_success for session in stored}
     pc_result, granger_result = await asyncio.to_thread(discover, sessions, outcomes, settings, confidence)

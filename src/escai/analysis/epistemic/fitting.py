@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from escai.analysis.epistemic.calibration import ConfidenceCalibrator, fit_calibrator
 from escai.analysis.epistemic.extractor import extract_timeline
-from escai.analysis.session_analysis import read_session_events
 from escai.analysis.text.embedding import TextEmbedder
 from escai.model.events import EventType
-from escai.store.queries import SessionFilter, list_sessions
+from escai.store.queries import SessionFilter, list_session_events, list_sessions
 
 CUT_POINTS = (0.25, 0.5, 0.75, 1.0)
 PAGE = 500
@@ -39,7 +38,7 @@ async def fit_calibrator_from_store(
                     continue
                 events = [
                     event
-                    for event in await read_session_events(connection, session.id)
+                    for event in await list_session_events(connection, session.id)
                     if event.type is not EventType.SESSION_END
                 ]
                 timeline = extract_timeline(events, embedder)

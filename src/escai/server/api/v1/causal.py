@@ -21,13 +21,12 @@ from escai.analysis.causal.runner import (
     CausalRunSettings,
     DiscoveryMethod,
     causal_change,
-    read_session_events,
     run_causal_discovery,
 )
 from escai.model.records import CausalRelationship
 from escai.server.deps import ConnectionDep, ServiceDep
 from escai.store.causal_store import RelationshipFilter, list_relationships
-from escai.store.queries import MAX_PAGE_SIZE, get_session
+from escai.store.queries import MAX_PAGE_SIZE, get_session, list_session_events
 
 router = APIRouter(tags=["causal"])
 
@@ -141,6 +140,6 @@ async def get_session_dependencies(
     """Which event depended on which (parent links, tool results used later, replies, handoffs), forward in time."""
     if await get_session(connection, session_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session with id {session_id!r}")
-    events = await read_session_events(connection, session_id)
+    events = await list_session_events(connection, session_id)
     graph = await asyncio.to_thread(build_dependency_graph, events)
     return _graph_response(graph, format_, node_label="Event", type_attribute="kind")
