@@ -69,6 +69,10 @@ def test_analyze_json_document_is_complete_stored_and_repeatable(database_url: s
     first = run_analyze(session_id, "--json", "--method", "light", "--database-url", database_url)
     assert first.exit_code == 0, first.output
     document = json.loads(first.output)
+    # ESCAI's own example plugin (entry point escai.plugins: tool_failures) adds its analysis to every session.
+    tool_failures = document["plugins"]["tool_failures"]
+    assert tool_failures["total_calls"] >= sum(event.type.value == "tool_call" for event in runs.unresolved.events) > 0
+    assert sum(tool_failures["calls_by_tool"].values()) == tool_failures["total_calls"]
     assert set(document) == {
         "session",
         "method",
@@ -78,6 +82,7 @@ def test_analyze_json_document_is_complete_stored_and_repeatable(database_url: s
         "explanations",
         "comparison",
         "attribution",
+        "plugins",
         "loops",
         "stored",
         "anomaly",

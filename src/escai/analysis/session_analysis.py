@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -32,6 +32,7 @@ from escai.bus.base import ChangeEvent, ChangeKind
 from escai.exceptions import NotFoundError
 from escai.model.events import AgentEvent
 from escai.model.records import Explanation, FailureAttribution, MonitoringSession
+from escai.nodes.plugins import run_session_plugins
 from escai.settings import Settings
 from escai.store.attribution_store import delete_attributions, save_attribution
 from escai.store.epistemic_store import load_timeline, replace_comparison, replace_session_analysis
@@ -88,6 +89,8 @@ class SessionAnalysis:
     """The session's events in ingest order, as the analysis read them."""
     attribution: FailureAttribution | None = None
     """The label-free failure attribution, when the session failed or showed failure signals."""
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What each installed session plugin (``escai.plugins`` entry point, hook "session") returned, by plugin name."""
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: counts, final confidence per agent, the explanations and the attribution."""
@@ -107,6 +110,7 @@ class SessionAnalysis:
             "final_states": final_states,
             "explanations": [explanation.model_dump(mode="json") for explanation in self.explanations],
             "attribution": None if self.attribution is None else self.attribution.model_dump(mode="json"),
+            "plugins": self.plugins,
             "seconds": round(self.seconds, 3),
         }
 
@@ -184,8 +188,10 @@ async def analyse_session(
             await delete_attributions(connection, session_id, method=attribution.method)
             await save_attribution(connection, attribution)
         knowledge = await load_knowledge_graph(connection, session_id)
+    # Installed plugins add their own analyses; a failing plugin reports its error and never stops the rest.
+    plugins = await run_session_plugins(session, events)
     elapsed = time.perf_counter() - started
-    return SessionAnalysis(session, timeline, explanations, knowledge, elapsed, events, attribution)
+    return SessionAnalysis(session, timeline, explanations, knowledge, elapsed, events, attribution, plugins)
 
 
 async def _evidence_of(connection: AsyncConnection, session_id: str, embedder: TextEmbedder | None) -> SessionEvidence:

@@ -53,6 +53,7 @@ CHART_WIDTH = 60
 MAX_TIMELINE_ROWS = 30
 MAX_REVISION_ROWS = 20
 MAX_CHART_AGENTS = 8
+PLUGIN_OUTPUT_CHARS = 600
 TEXT_WIDTH = 70
 
 
@@ -283,6 +284,9 @@ def render_analysis(
     )
     render_attribution(analysis.attribution, target)
     render_behaviour(behaviour, session.id, target)
+    for name, result in analysis.plugins.items():
+        # Installed plugins' own analyses (escai.plugins entry points), shown as their JSON output.
+        target.print(f"[bold]Plugin {name}[/bold]: {json.dumps(result, default=str)[:PLUGIN_OUTPUT_CHARS]}")
     panels = [_explanation_panel(explanation) for explanation in analysis.explanations]
     if comparison is not None:
         panels.append(_explanation_panel(comparison))
@@ -295,7 +299,7 @@ def analysis_document(
     analysis: SessionAnalysis, comparison: Explanation | None, behaviour: SessionBehaviour
 ) -> dict[str, Any]:
     """The analysis as one JSON-ready object: session, method, states, revisions, knowledge, explanations, the
-    failure attribution, the loops and the stored behaviour analysis (anomaly and patterns)."""
+    failure attribution, the loops, the stored behaviour analysis (anomaly and patterns) and plugin results."""
     return {
         "session": analysis.session.model_dump(mode="json"),
         "method": analysis.timeline.method,
@@ -306,6 +310,7 @@ def analysis_document(
         "comparison": None if comparison is None else comparison.model_dump(mode="json"),
         "attribution": None if analysis.attribution is None else analysis.attribution.model_dump(mode="json"),
         **behaviour_document(behaviour),
+        "plugins": analysis.plugins,
         "seconds": round(analysis.seconds, 3),
     }
 

@@ -90,6 +90,9 @@ class AnalysisResponse(BaseModel):
     attribution: FailureAttribution | None = Field(
         default=None, description="Ranked (agent, step) failure candidates, when the session failed or shows failure."
     )
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="What each installed session plugin returned, by plugin name."
+    )
     seconds: float
 
 
