@@ -6,7 +6,7 @@ are trained, as ``escai model train --folds 0`` does; the time covers feature ex
 Live: a :class:`LivePredictor` of the trained model follows held runs of both data sets event by event; each
 update (feature accumulation and prediction) is timed.
 
-    python bench/bench_predict.py [--runs 500] [--live-runs 60]
+    python bench/bench_predict.py [--runs 500] [--live-runs 60] [--groups events,text,actions,conduct,epistemic]
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import time
 
 from _common import DATASETS, machine
 from escai.analysis.predict.dataset import OutcomeRun, collect_outcome_runs
+from escai.analysis.predict.features import DEFAULT_GROUPS
 from escai.analysis.predict.predictor import Predictor
-from escai.analysis.predict.training import train_models
+from escai.analysis.predict.training import TrainingOptions, train_models
 from escai.ingest.importers import read_runs
 
 TAU_BENCH = DATASETS / "tau_bench_historical" / "gpt-4o-airline.json.gz"
@@ -44,14 +45,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=500, help="Training runs (the data sets are repeated to reach it).")
     parser.add_argument("--live-runs", type=int, default=60, help="Runs replayed event by event for the live latency.")
+    parser.add_argument(
+        "--groups", default=",".join(DEFAULT_GROUPS), help="Comma-separated feature groups (default: the default)."
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     runs = load_runs()
     training = list(itertools.islice(itertools.cycle(runs), args.runs))
     events = sum(len(run.events) for run in training)
     started = time.perf_counter()
-    models = train_models(training)
+    models = train_models(training, TrainingOptions(feature_groups=tuple(args.groups.split(","))))
     seconds = time.perf_counter() - started
+    print(f"groups: {args.groups}")
     print(f"training: {len(training)} runs ({events} events), {len(models.feature_names)} features: {seconds:.1f} s")
 
     predictor = Predictor(models)

@@ -6,13 +6,20 @@ plot per data set (``docs/img/calibration_<name>.png``) and replaces the text be
 ``docs/prediction.md`` with tables of the figures beside the baselines.
 
     python bench/eval_prediction.py [--folds 5] [--seed 0] [--no-write]
+    python bench/eval_prediction.py --ablation [--seeds 3] [--no-write]
+
+``--ablation`` compares feature-group sets instead: each set is evaluated by the same grouped cross-validation
+with ``--seeds`` different fold splits (seeds 0, 1, ...), and the mean and spread of the AUROCs go between the
+``ablation`` markers of ``docs/prediction.md``. The group sets are fixed here, not searched.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -21,13 +28,28 @@ matplotlib.use("Agg")  # before pyplot is imported: no display on servers
 import matplotlib.pyplot as plt
 
 from _common import DATASETS, machine
+from escai.analysis.predict.dataset import OutcomeRun
 from escai.analysis.predict.evaluate import CUTS, PredictionReport, Scores, evaluate_prediction
+from escai.analysis.predict.features import DEFAULT_GROUPS
+from escai.analysis.predict.training import TrainingOptions
 from escai.cli.eval_prediction import read_outcome_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "prediction.md"
 IMAGES = ROOT / "docs" / "img"
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
+ABLATION_START, ABLATION_END = "<!-- ablation:start -->", "<!-- ablation:end -->"
+STRUCTURAL = ("events", "text", "actions")
+ABLATION_SETS: tuple[tuple[str, ...], ...] = (
+    STRUCTURAL,
+    (*STRUCTURAL, "conduct"),
+    (*STRUCTURAL, "epistemic"),
+    (*STRUCTURAL, "behaviour"),
+    (*STRUCTURAL, "conduct", "epistemic"),
+    (*STRUCTURAL, "conduct", "behaviour"),
+    (*STRUCTURAL, "conduct", "epistemic", "behaviour"),
+)
+"""Feature-group sets compared by ``--ablation``: the structural groups alone, then each engine's group added."""
 DATA = {
     "tau_bench": (
         "tau-bench airline (GPT-4o)",
@@ -117,15 +139,65 @@ def section(name: str, title: str, command: str, report: PredictionReport) -> st
     return "\n".join(lines)
 
 
+def replace_between(start: str, end: str, generated: str) -> None:
+    """Replace the text between two markers of ``docs/prediction.md`` (markers kept)."""
+    text = DOC.read_text()
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    DOC.write_text(before + start + "\n" + generated + "\n" + end + after)
+
+
+def spread(values: Sequence[float | None]) -> str:
+    """Mean ± standard deviation of AUROCs over seeds."""
+    known = [value for value in values if value is not None]
+    if not known:
+        return "n/a"
+    deviation = statistics.pstdev(known) if len(known) > 1 else 0.0
+    return f"{statistics.mean(known):.3f} ± {deviation:.3f}"
+
+
+def ablation(runs: dict[str, list[OutcomeRun]], folds: int, seeds: int) -> str:
+    """Markdown table of AUROC (full run and at 50 %) per feature-group set and data set, over ``seeds`` splits."""
+    header = "| feature groups | " + " | ".join(f"{name} AUROC | {name} AUROC@50%" for name in runs) + " |"
+    lines = [header, "|---" * (1 + 2 * len(runs)) + "|"]
+    for groups in ABLATION_SETS:
+        cells = []
+        for data in runs.values():
+            full, half = [], []
+            for seed in range(seeds):
+                options = TrainingOptions(feature_groups=groups, seed=seed)
+                report = evaluate_prediction(data, folds=folds, seed=seed, options=options)
+                full.append(report.method.auroc)
+                half.append(report.method.auroc_at["0.5"])
+            cells += [spread(full), spread(half)]
+        marker = " (default)" if groups == DEFAULT_GROUPS else ""
+        row = f"| {', '.join(groups)}{marker} | " + " | ".join(cells) + " |"
+        print(row, flush=True)
+        lines.append(row)
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Evaluate both data sets, print the JSON, and write the figures and plots into the docs."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="Print only; leave the docs alone.")
+    parser.add_argument("--ablation", action="store_true", help="Compare feature-group sets over several splits.")
+    parser.add_argument("--seeds", type=int, default=3, help="Fold splits per group set in --ablation.")
     args = parser.parse_args()
     host = machine()
     print(f"machine: {host}")
+    if args.ablation:
+        loaded = {name: read_outcome_runs([path], format_name)[0] for name, (_, path, format_name) in DATA.items()}
+        table = ablation(loaded, args.folds, args.seeds)
+        if not args.no_write:
+            note = (
+                f"_Generated by `python bench/eval_prediction.py --ablation --seeds {args.seeds}` on {host}: "
+                f"mean ± standard deviation over {args.seeds} grouped {args.folds}-fold splits._"
+            )
+            replace_between(ABLATION_START, ABLATION_END, note + "\n\n" + table)
+        return
     sections = []
     for name, (title, path, format_name) in DATA.items():
         started = time.perf_counter()

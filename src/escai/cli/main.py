@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from escai._version import __version__
+from escai.cli import codegen as codegen_commands
 from escai.cli import db as db_commands
 from escai.cli import eval as eval_commands
 from escai.cli import model as model_commands
@@ -32,6 +33,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(session_commands.app, name="sessions")
 app.add_typer(eval_commands.app, name="eval")
 app.add_typer(model_commands.app, name="model")
+app.add_typer(codegen_commands.app, name="codegen")
 app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run_command)
 app.command("import")(import_command)
 app.command("analyze")(analyze_command)

@@ -19,6 +19,7 @@ from escai.server.api.v1 import (
     agents,
     attribution,
     causal,
+    codegen,
     epistemic,
     events,
     patterns,
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, service: EscaiService | None = 
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
     # ``agents`` last: its ``/agents/{id:path}`` would otherwise swallow ``/agents/{id}/epistemic`` and the like.
-    for module in (events, sessions, admin, epistemic, attribution, patterns, causal, predictions, agents):
+    for module in (events, sessions, admin, epistemic, attribution, patterns, causal, predictions, codegen, agents):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -29,7 +29,7 @@ from escai.analysis.predict.dataset import OutcomeRun, has_recorded_times, step_
 from escai.analysis.predict.early_warning import EarlyWarningModel, prefix_rows
 from escai.analysis.predict.features import FeatureExtractor, FloatMatrix, prefix_step_count
 from escai.analysis.predict.models import SuccessClassifier, Vector
-from escai.analysis.predict.training import TrainingOptions, check_trainable, full_run_matrix
+from escai.analysis.predict.training import TrainingOptions, check_trainable, full_rows_of
 
 DEFAULT_FOLDS = 5
 CUTS = (0.25, 0.5, 0.75)
@@ -150,8 +150,7 @@ class _HeldOut:
     remaining_seconds_at: dict[float, Vector]
 
 
-def _held_out_features(runs: Sequence[OutcomeRun], extractor: FeatureExtractor) -> _HeldOut:
-    full = full_run_matrix(runs, extractor)
+def _held_out_features(runs: Sequence[OutcomeRun], extractor: FeatureExtractor, full: FloatMatrix) -> _HeldOut:
     at: dict[float, list[FloatMatrix]] = {cut: [] for cut in CUTS}
     steps_at: dict[float, list[float]] = {cut: [] for cut in CUTS}
     left_steps: dict[float, list[float]] = {cut: [] for cut in CUTS}
@@ -205,8 +204,8 @@ def evaluate_prediction(
     extractor = FeatureExtractor(options.feature_groups)
     labels = np.array([float(run.success) for run in runs])
     groups = [run.group for run in runs]
-    held = _held_out_features(runs, extractor)
     training_rows = prefix_rows(runs, extractor)
+    held = _held_out_features(runs, extractor, full_rows_of(training_rows, runs, extractor))
     count = len(runs)
     method_full, prior_full, length_full = np.zeros(count), np.zeros(count), np.zeros(count)
     member_full: dict[str, Vector] = {name: np.zeros(count) for name in options.members}

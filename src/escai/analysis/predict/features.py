@@ -82,11 +82,19 @@ def feature_group_names() -> tuple[str, ...]:
 
 def _load_builtin_groups() -> None:
     # The built-in groups register themselves on import; importing here avoids an import cycle at module load.
-    from escai.analysis.predict import feature_groups, feature_text  # noqa: F401
+    from escai.analysis.predict import (  # noqa: F401
+        feature_behaviour,
+        feature_conduct,
+        feature_epistemic,
+        feature_groups,
+        feature_text,
+    )
 
 
-DEFAULT_GROUPS = ("events", "text", "actions")
-"""The groups a model uses unless told otherwise."""
+DEFAULT_GROUPS = ("events", "text", "actions", "conduct")
+"""The groups a model uses unless told otherwise: those that helped on both judged data sets (docs/prediction.md).
+
+``epistemic`` and ``behaviour`` are registered too and can be named in :class:`TrainingOptions`, but did not."""
 
 
 def task_text(events: Iterable[AgentEvent]) -> str | None:

@@ -8,7 +8,7 @@ standardised value, LightGBM's SHAP values), which become the drivers the explan
 
 Calibration: each member's raw scores are mapped to probabilities by a calibrator fitted on out-of-fold scores
 of the training data (grouped folds, so a task's trials never calibrate each other), then the members' calibrated
-probabilities are averaged.
+probabilities are blended with weights chosen on those same out-of-fold probabilities (:mod:`blending`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from escai.analysis.predict.blending import blend_weights
 from escai.analysis.predict.calibration import CalibrationMethod, Calibrator
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.features import FloatMatrix, model_matrix
@@ -273,7 +274,7 @@ def out_of_fold_scores(
 
 
 class SuccessClassifier:
-    """Calibrated members (LightGBM and logistic by default) whose probabilities are averaged."""
+    """Calibrated members (LightGBM and logistic by default) whose probabilities are blended by weight."""
 
     def __init__(
         self,
@@ -290,6 +291,8 @@ class SuccessClassifier:
         self.calibrators: list[Calibrator] = []
         self.selected: list[int] = []
         """Columns of the full feature vector the members read (see :func:`screen_features`)."""
+        self.weights: tuple[float, ...] = ()
+        """How much each member's probability counts (see :func:`~escai.analysis.predict.blending.blend_weights`)."""
         self.width = 0
 
     def fit(
@@ -301,16 +304,23 @@ class SuccessClassifier:
         self.selected = screen_features(matrix, labels, weights, self.keep)
         matrix = matrix[:, self.selected]
         distinct_groups = len(set(groups))
+        held_out: list[Vector] = []
         for name in self.member_names:
             calibrator = Calibrator(self.calibration)
             if self.calibration != "none" and distinct_groups >= CALIBRATION_FOLDS:
                 oof = out_of_fold_scores(name, matrix, labels, groups, weights=weights, seed=self.seed)
                 calibrator.fit(oof, labels)
+                held_out.append(calibrator.apply(oof))
             model = new_model(name, self.seed)
             model.fit(matrix, labels, weights)
             self.members.append(model)
             self.calibrators.append(calibrator)
+        even = tuple([1.0 / len(self.members)] * len(self.members))
+        self.weights = blend_weights(held_out, labels, weights) if len(held_out) == len(self.members) else even
         return self
+
+    def _member_weights(self) -> tuple[float, ...]:
+        return self.weights or tuple([1.0 / len(self.members)] * len(self.members))
 
     def predict_proba(self, matrix: FloatMatrix) -> Vector:
         """Calibrated probability of success per row (the members' average)."""
@@ -319,7 +329,7 @@ class SuccessClassifier:
             calibrator.apply(model.score(matrix))
             for model, calibrator in zip(self.members, self.calibrators, strict=True)
         ]
-        result: Vector = np.mean(probabilities, axis=0)
+        result: Vector = np.average(probabilities, axis=0, weights=self._member_weights())
         return result
 
     def member_probabilities(self, matrix: FloatMatrix) -> dict[str, Vector]:
@@ -331,14 +341,14 @@ class SuccessClassifier:
         }
 
     def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
-        """Per-feature contributions in log-odds, each member's scaled by its calibration slope, then averaged."""
+        """Per-feature contributions in log-odds, each member's scaled by its calibration slope, then blended."""
         parts = [
             model.contributions(matrix[:, self.selected])
             * (calibrator.slope if calibrator.method == "sigmoid" else 1.0)
             for model, calibrator in zip(self.members, self.calibrators, strict=True)
         ]
         result: FloatMatrix = np.zeros(matrix.shape)
-        result[:, self.selected] = np.mean(parts, axis=0)
+        result[:, self.selected] = np.average(parts, axis=0, weights=self._member_weights())
         return result
 
     def importances(self) -> Vector:
@@ -364,6 +374,7 @@ class SuccessClassifier:
             "keep": self.keep,
             "selected": self.selected,
             "width": self.width,
+            "weights": list(self._member_weights()),
         }
 
     @classmethod
@@ -375,4 +386,6 @@ class SuccessClassifier:
         classifier.selected = [int(index) for index in data["selected"]]
         classifier.width = int(data["width"])
         classifier.calibrators = [Calibrator.from_dict(item) for item in data["calibrators"]]
+        # Models saved before member weights existed averaged their members evenly.
+        classifier.weights = tuple(float(value) for value in data.get("weights", ()))
         return classifier

@@ -13,7 +13,7 @@ import numpy as np
 from escai.analysis.predict.calibration import CalibrationMethod
 from escai.analysis.predict.dataset import OutcomeRun
 from escai.analysis.predict.drift import DriftReference
-from escai.analysis.predict.early_warning import EarlyWarningModel
+from escai.analysis.predict.early_warning import EarlyWarningModel, PrefixRows, prefix_rows
 from escai.analysis.predict.features import DEFAULT_GROUPS, FeatureExtractor, FloatMatrix
 from escai.analysis.predict.models import DEFAULT_MEMBERS, SuccessClassifier
 
@@ -94,17 +94,36 @@ def full_run_matrix(runs: Sequence[OutcomeRun], extractor: FeatureExtractor) -> 
     return np.vstack([extractor.extract(run.events) for run in runs])
 
 
+def full_rows_of(rows: PrefixRows, runs: Sequence[OutcomeRun], extractor: FeatureExtractor) -> FloatMatrix:
+    """Feature rows of whole runs, taken from their prefix rows where the prefix is the whole run.
+
+    A prefix at 100 % of a run's steps reads exactly what :meth:`FeatureExtractor.extract` reads (everything but
+    the session_end event), so reusing it saves a second pass over every run (the epistemic group makes passes
+    costly); runs without steps, which have no prefix rows, are extracted directly.
+    """
+    full: dict[int, FloatMatrix] = {}
+    for row, index in enumerate(rows.run_index):
+        if rows.remaining_steps[row] == 0:
+            full[int(index)] = rows.matrix[row]
+    if not runs:
+        return np.zeros((0, len(extractor.names)))
+    return np.vstack(
+        [full[index] if index in full else extractor.extract(run.events) for index, run in enumerate(runs)]
+    )
+
+
 def train_models(runs: Sequence[OutcomeRun], options: TrainingOptions | None = None) -> PredictorModels:
     """Train the full-run classifier, the early-warning model and the drift reference on ``runs``."""
     options = options or TrainingOptions()
     check_trainable(runs)
     extractor = FeatureExtractor(options.feature_groups)
-    matrix = full_run_matrix(runs, extractor)
+    rows = prefix_rows(runs, extractor)
+    matrix = full_rows_of(rows, runs, extractor)
     labels = np.array([float(run.success) for run in runs])
     groups = [run.group for run in runs]
     full = SuccessClassifier(options.members, options.calibration, options.seed).fit(matrix, labels, groups)
-    early = EarlyWarningModel.train(
-        runs, extractor, seed=options.seed, calibration=options.calibration, members=options.members
+    early = EarlyWarningModel.fit_rows(
+        rows, seed=options.seed, calibration=options.calibration, members=options.members
     )
     return PredictorModels(
         options.feature_groups, extractor.names, full, early, DriftReference.fit(matrix, extractor.names)
