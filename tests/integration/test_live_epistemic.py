@@ -58,16 +58,16 @@ async def test_ingested_events_produce_the_same_states_as_batch_extraction(datab
 def test_websocket_subscribers_receive_analysis_results(database_url: str, tmp_path: Path) -> None:
     """A client watching a session gets an ``analysis.result`` frame with the agent's state after each step."""
     script = fixing_session()
-    with TestClient(create_app(make_settings(database_url, tmp_path))) as client:
-        with client.websocket_connect(f"/api/v1/ws?session_id={script.session_id}") as websocket:
-            websocket.receive_json()
-            body = [event.model_dump(mode="json") for event in script.events[:4]]
-            assert client.post("/api/v1/events", json=body).status_code == 200
-            frames: list[dict[str, Any]] = []
-            while len(frames) < 3:
-                frame = websocket.receive_json()
-                if frame["type"] == "analysis.result":
-                    frames.append(frame)
+    client = TestClient(create_app(make_settings(database_url, tmp_path)))
+    with client, client.websocket_connect(f"/api/v1/ws?session_id={script.session_id}") as websocket:
+        websocket.receive_json()
+        body = [event.model_dump(mode="json") for event in script.events[:4]]
+        assert client.post("/api/v1/events", json=body).status_code == 200
+        frames: list[dict[str, Any]] = []
+        while len(frames) < 3:
+            frame = websocket.receive_json()
+            if frame["type"] == "analysis.result":
+                frames.append(frame)
     states = [frame["data"]["state"] for frame in frames]
     assert [state["event_id"] for state in states] == ["e0", "e1", "e2"]
     assert states[1]["beliefs"][0]["statement"].startswith("The bug is caused by the timezone offset")
