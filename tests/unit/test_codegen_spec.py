@@ -199,7 +199,7 @@ def base_prd(node_lines: str, front_matter: str = "") -> str:
         (base_prd("- Output `x` (int): x\n- Output `x` (int): again\n"), "declared more than once"),
         (base_prd("- Output `x` (int): x\n- Mixins: logging, telepathy\n"), "unknown mixin"),
         (base_prd("- Output `x` (int): x\n- Mixins: logging, logging\n"), "more than once|listed 2 times"),
-        (base_prd("- Output `x` (int): x\n- Kind: effect\n- Mixins: caching\n"), "'caching' on a effect node"),
+        (base_prd("- Output `x` (int): x\n- Kind: effect\n- Mixins: caching\n"), "'caching' on an effect node"),
         (base_prd("- Input `a` (int): a\n- Output `x` (int): x\n- Logic: b + 1\n"), "'b', which is not an input"),
         (base_prd("- Output `x` (int, default [1): x\n"), "not a Python literal"),
         (base_prd("- Input `a` (int): a\n"), "no output field"),
