@@ -43,13 +43,13 @@ STRUCTURAL = ("events", "text", "actions")
 ABLATION_SETS: tuple[tuple[str, ...], ...] = (
     STRUCTURAL,
     (*STRUCTURAL, "conduct"),
-    (*STRUCTURAL, "epistemic"),
-    (*STRUCTURAL, "behaviour"),
+    (*STRUCTURAL, "words"),
+    (*STRUCTURAL, "conduct", "words"),
     (*STRUCTURAL, "conduct", "epistemic"),
     (*STRUCTURAL, "conduct", "behaviour"),
-    (*STRUCTURAL, "conduct", "epistemic", "behaviour"),
+    (*STRUCTURAL, "conduct", "words", "epistemic", "behaviour"),
 )
-"""Feature-group sets compared by ``--ablation``: the structural groups alone, then each engine's group added."""
+"""Feature-group sets compared by ``--ablation``: the structural groups alone, then the other groups added."""
 DATA = {
     "tau_bench": (
         "tau-bench airline (GPT-4o)",

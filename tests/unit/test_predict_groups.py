@@ -21,7 +21,7 @@ from escai.model.events import AgentEvent, EventStatus, EventType
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 TAU_BENCH = DATASETS / "tau_bench_historical" / "gpt-4o-airline.json.gz"
-NEW_GROUPS = ("epistemic", "behaviour", "conduct")
+NEW_GROUPS = ("epistemic", "behaviour", "conduct", "words")
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 

@@ -31,6 +31,8 @@ class FeatureReference:
     name: str
     edges: tuple[float, ...]
     shares: tuple[float, ...]
+    column: int = -1
+    """Position of the feature in the model's vector (-1 in references saved before it was recorded: in order)."""
 
     def bin_shares(self, values: Sequence[float] | np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """The share of ``values`` falling into each of this feature's bins."""
@@ -57,23 +59,31 @@ class DriftReference:
     features: tuple[FeatureReference, ...]
 
     @classmethod
-    def fit(cls, matrix: FloatMatrix, names: Sequence[str], bins: int = REFERENCE_BINS) -> DriftReference:
-        """Quantile bins of each column of the training matrix."""
+    def fit(
+        cls,
+        matrix: FloatMatrix,
+        names: Sequence[str],
+        bins: int = REFERENCE_BINS,
+        columns: Sequence[int] | None = None,
+    ) -> DriftReference:
+        """Quantile bins of each column of the training matrix (only ``columns``, when given)."""
         references = []
-        for column, name in enumerate(names):
+        for column in range(len(names)) if columns is None else columns:
+            name = names[column]
             values = matrix[:, column] if matrix.size else np.zeros(0)
             quantiles = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]) if values.size else np.zeros(0)
             edges = tuple(sorted({float(value) for value in quantiles}))
             reference = FeatureReference(name, edges, tuple([0.0] * (len(edges) + 1)))
             shares = reference.bin_shares(values) if values.size else np.zeros(len(edges) + 1)
-            references.append(FeatureReference(name, edges, tuple(float(share) for share in shares)))
+            references.append(FeatureReference(name, edges, tuple(float(share) for share in shares), column))
         return cls(tuple(references))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "features": [
-                {"name": item.name, "edges": list(item.edges), "shares": list(item.shares)} for item in self.features
+                {"name": item.name, "edges": list(item.edges), "shares": list(item.shares), "column": item.column}
+                for item in self.features
             ]
         }
 
@@ -82,7 +92,8 @@ class DriftReference:
         """The reference :meth:`to_dict` wrote."""
         return cls(
             tuple(
-                FeatureReference(item["name"], tuple(item["edges"]), tuple(item["shares"])) for item in data["features"]
+                FeatureReference(item["name"], tuple(item["edges"]), tuple(item["shares"]), int(item.get("column", -1)))
+                for item in data["features"]
             )
         )
 
@@ -136,7 +147,8 @@ def check_drift(
     policy = policy or RetrainingPolicy()
     psi: dict[str, float] = {}
     if incoming.shape[0]:
-        for column, feature in enumerate(reference.features):
+        for position, feature in enumerate(reference.features):
+            column = feature.column if feature.column >= 0 else position
             psi[feature.name] = population_stability(feature.shares, feature.bin_shares(incoming[:, column]).tolist())
     drifted = sorted((name for name, value in psi.items() if value >= policy.psi_threshold), key=lambda n: -psi[n])
     share = len(drifted) / len(psi) if psi else 0.0

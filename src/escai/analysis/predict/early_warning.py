@@ -20,8 +20,9 @@ import numpy.typing as npt
 from escai.analysis.predict.calibration import CalibrationMethod
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.dataset import OutcomeRun, has_recorded_times, step_times
+from escai.analysis.predict.feature_words import word_columns
 from escai.analysis.predict.features import FeatureExtractor, FloatMatrix, prefix_step_count
-from escai.analysis.predict.models import BoostingModel, SuccessClassifier, Vector
+from escai.analysis.predict.models import DEFAULT_MEMBERS, BoostingModel, SuccessClassifier, Vector
 
 PREFIX_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 """Where training runs are cut."""
@@ -47,6 +48,8 @@ class PrefixRows:
     steps_seen: Vector
     run_index: npt.NDArray[np.intp]
     """Which of the given runs each row was cut from."""
+    word_columns: list[int] = field(default_factory=list)
+    """Columns of the hashed word bag (read by the ``words`` member only)."""
 
     def subset(self, runs: set[int]) -> PrefixRows:
         """Only the rows cut from the runs with these indexes."""
@@ -60,6 +63,7 @@ class PrefixRows:
             self.remaining_seconds[keep],
             self.steps_seen[keep],
             self.run_index[keep],
+            self.word_columns,
         )
 
 
@@ -101,6 +105,7 @@ def prefix_rows(
         np.array(remaining_seconds),
         np.array(steps_seen),
         np.array(run_index, dtype=np.intp),
+        word_columns(extractor.names),
     )
 
 
@@ -112,26 +117,44 @@ class RemainderModel:
     low: float
     """Residual quantile (log scale) added for the lower bound."""
     high: float
+    columns: list[int] | None = None
+    """Feature columns the regression reads (None: all of them)."""
 
     def predict(self, matrix: FloatMatrix) -> tuple[Vector, Vector, Vector]:
         """Point estimate, lower and upper bound of the remainder per row (never negative)."""
-        centre = self.model.score(matrix)
+        centre = self.model.score(matrix if self.columns is None else matrix[:, self.columns])
         return tuple(np.maximum(0.0, np.expm1(centre + shift)) for shift in (0.0, self.low, self.high))  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"model": self.model.to_dict(), "low": self.low, "high": self.high}
+        return {"model": self.model.to_dict(), "low": self.low, "high": self.high, "columns": self.columns}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RemainderModel:
         """The model :meth:`to_dict` wrote."""
-        return cls(BoostingModel.from_dict(data["model"]), float(data["low"]), float(data["high"]))
+        columns = data.get("columns")
+        return cls(
+            BoostingModel.from_dict(data["model"]),
+            float(data["low"]),
+            float(data["high"]),
+            None if columns is None else [int(column) for column in columns],
+        )
 
 
 def fit_remainder(
-    matrix: FloatMatrix, target: Vector, groups: Sequence[str], weights: Vector, seed: int = 0
+    matrix: FloatMatrix,
+    target: Vector,
+    groups: Sequence[str],
+    weights: Vector,
+    seed: int = 0,
+    columns: list[int] | None = None,
 ) -> RemainderModel:
-    """Fit a remainder regression on ``log1p(target)`` and its residual interval on grouped out-of-fold errors."""
+    """Fit a remainder regression on ``log1p(target)`` and its residual interval on grouped out-of-fold errors.
+
+    ``columns`` limits the regression to those features (the word bag is left to the ``words`` member).
+    """
+    if columns is not None:
+        matrix = matrix[:, columns]
     logged = np.log1p(np.maximum(0.0, target))
     residuals = np.zeros(0)
     if len(set(groups)) >= 3:
@@ -144,7 +167,7 @@ def fit_remainder(
     model = BoostingModel(seed, objective="regression")
     model.fit(matrix, logged, weights)
     low, high = (float(np.quantile(residuals, q)) for q in INTERVAL_QUANTILES) if residuals.size else (0.0, 0.0)
-    return RemainderModel(model, low, high)
+    return RemainderModel(model, low, high, columns)
 
 
 @dataclass(slots=True)
@@ -165,7 +188,7 @@ class EarlyWarningModel:
         *,
         seed: int = 0,
         calibration: CalibrationMethod = "sigmoid",
-        members: Sequence[str] = ("lightgbm", "logistic"),
+        members: Sequence[str] = DEFAULT_MEMBERS,
     ) -> EarlyWarningModel:
         """Train on prefixes of finished runs."""
         return cls.fit_rows(prefix_rows(runs, extractor), seed=seed, calibration=calibration, members=members)
@@ -177,19 +200,21 @@ class EarlyWarningModel:
         *,
         seed: int = 0,
         calibration: CalibrationMethod = "sigmoid",
-        members: Sequence[str] = ("lightgbm", "logistic"),
+        members: Sequence[str] = DEFAULT_MEMBERS,
     ) -> EarlyWarningModel:
         """Train on already featurised prefix rows."""
-        classifier = SuccessClassifier(members, calibration, seed).fit(
+        classifier = SuccessClassifier(members, calibration, seed, word_columns=rows.word_columns).fit(
             rows.matrix, rows.labels, rows.groups, rows.weights
         )
-        steps = fit_remainder(rows.matrix, rows.remaining_steps, rows.groups, rows.weights, seed)
+        words = set(rows.word_columns)
+        dense = [column for column in range(rows.matrix.shape[1]) if column not in words] if words else None
+        steps = fit_remainder(rows.matrix, rows.remaining_steps, rows.groups, rows.weights, seed, dense)
         timed = ~np.isnan(rows.remaining_seconds)
         seconds = None
         timed_groups = [group for group, keep in zip(rows.groups, timed, strict=True) if keep]
         if len(set(timed_groups)) >= MIN_TIMED_RUNS:
             seconds = fit_remainder(
-                rows.matrix[timed], rows.remaining_seconds[timed], timed_groups, rows.weights[timed], seed
+                rows.matrix[timed], rows.remaining_seconds[timed], timed_groups, rows.weights[timed], seed, dense
             )
         return cls(classifier, steps, seconds)
 

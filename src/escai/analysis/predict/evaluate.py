@@ -219,7 +219,7 @@ def evaluate_prediction(
     for train, test in splits:
         train_groups = [groups[index] for index in train]
         prior = float(labels[train].mean())
-        full = SuccessClassifier(options.members, options.calibration, seed)
+        full = SuccessClassifier(options.members, options.calibration, seed, word_columns=training_rows.word_columns)
         full.fit(held.full[train], labels[train], train_groups)
         method_full[test] = full.predict_proba(held.full[test])
         for name, values in full.member_probabilities(held.full[test]).items():

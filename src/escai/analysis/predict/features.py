@@ -88,10 +88,11 @@ def _load_builtin_groups() -> None:
         feature_epistemic,
         feature_groups,
         feature_text,
+        feature_words,
     )
 
 
-DEFAULT_GROUPS = ("events", "text", "actions", "conduct")
+DEFAULT_GROUPS = ("events", "text", "actions", "conduct", "words")
 """The groups a model uses unless told otherwise: those that helped on both judged data sets (docs/prediction.md).
 
 ``epistemic`` and ``behaviour`` are registered too and can be named in :class:`TrainingOptions`, but did not."""
@@ -180,11 +181,15 @@ class SessionFeatures:
             accumulator.update(event)
 
     def vector(self) -> npt.NDArray[np.float64]:
-        """The current feature vector, laid out as :attr:`FeatureExtractor.names`."""
-        values: dict[str, float] = {}
+        """The current feature vector, laid out as :attr:`FeatureExtractor.names` (unreported features are 0)."""
+        result = np.zeros(len(self._extractor.names), dtype=np.float64)
+        position = self._extractor.position
         for accumulator in self._accumulators:
-            values.update(accumulator.values())
-        return np.array([values.get(name, 0.0) for name in self._extractor.names], dtype=np.float64)
+            for name, value in accumulator.values().items():
+                index = position.get(name)
+                if index is not None:
+                    result[index] = value
+        return result
 
     def snapshot(self) -> FeatureSnapshot:
         """The current vector with the evidence of every feature."""
@@ -208,6 +213,7 @@ class FeatureExtractor:
         for group in self.groups:
             self.descriptions.update(group.descriptions)
         self.names: tuple[str, ...] = tuple(self.descriptions)
+        self.position = {name: index for index, name in enumerate(self.names)}
 
     def start(self) -> SessionFeatures:
         """Running features for one new session."""

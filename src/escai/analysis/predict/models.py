@@ -27,6 +27,7 @@ from escai.analysis.predict.blending import blend_weights
 from escai.analysis.predict.calibration import CalibrationMethod, Calibrator
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.features import FloatMatrix, model_matrix
+from escai.analysis.predict.word_model import WordsModel
 
 Vector = npt.NDArray[np.float64]
 CALIBRATION_FOLDS = 3
@@ -234,8 +235,10 @@ def screen_features(matrix: FloatMatrix, labels: Vector, weights: Vector | None,
     return sorted(int(index) for index in np.argsort(-separation, kind="stable")[:keep])
 
 
-MemberName = Literal["lightgbm", "logistic"]
-DEFAULT_MEMBERS: tuple[MemberName, ...] = ("lightgbm", "logistic")
+MemberName = Literal["lightgbm", "logistic", "words"]
+DEFAULT_MEMBERS: tuple[MemberName, ...] = ("lightgbm", "logistic", "words")
+WORD_MEMBERS = frozenset({"words"})
+"""Members that read the word-bucket columns; the others read the screened dense columns."""
 
 
 def new_model(name: str, seed: int = 0) -> ScoreModel:
@@ -244,13 +247,17 @@ def new_model(name: str, seed: int = 0) -> ScoreModel:
         return BoostingModel(seed)
     if name == "logistic":
         return LogisticModel()
-    raise KeyError(f"unknown model {name!r}; known: lightgbm, logistic")
+    if name == "words":
+        return WordsModel()
+    raise KeyError(f"unknown model {name!r}; known: lightgbm, logistic, words")
 
 
 def load_model(data: dict[str, Any]) -> ScoreModel:
     """A trained member model from its JSON form."""
     if data["kind"] == "lightgbm":
         return BoostingModel.from_dict(data)
+    if data["kind"] == "words":
+        return WordsModel.from_dict(data)
     return LogisticModel.from_dict(data)
 
 
@@ -274,7 +281,11 @@ def out_of_fold_scores(
 
 
 class SuccessClassifier:
-    """Calibrated members (LightGBM and logistic by default) whose probabilities are blended by weight."""
+    """Calibrated members (LightGBM, logistic and words by default) whose probabilities are blended by weight.
+
+    The dense members read the :data:`SCREENED_FEATURES` best-separating columns outside ``word_columns``; the
+    ``words`` member reads ``word_columns`` (the hashed word bag) and is left out when there are none.
+    """
 
     def __init__(
         self,
@@ -282,18 +293,23 @@ class SuccessClassifier:
         calibration: CalibrationMethod = "sigmoid",
         seed: int = 0,
         keep: int = SCREENED_FEATURES,
+        word_columns: Sequence[int] = (),
     ) -> None:
         self.member_names = tuple(members)
         self.calibration: CalibrationMethod = calibration
         self.seed = seed
         self.keep = keep
+        self.word_columns = [int(column) for column in word_columns]
         self.members: list[ScoreModel] = []
         self.calibrators: list[Calibrator] = []
         self.selected: list[int] = []
-        """Columns of the full feature vector the members read (see :func:`screen_features`)."""
+        """Columns of the full feature vector the dense members read (see :func:`screen_features`)."""
         self.weights: tuple[float, ...] = ()
         """How much each member's probability counts (see :func:`~escai.analysis.predict.blending.blend_weights`)."""
         self.width = 0
+
+    def _columns(self, name: str) -> list[int]:
+        return self.word_columns if name in WORD_MEMBERS else self.selected
 
     def fit(
         self, matrix: FloatMatrix, labels: Vector, groups: Sequence[str], weights: Vector | None = None
@@ -301,18 +317,21 @@ class SuccessClassifier:
         """Fit each member, and its calibrator on grouped out-of-fold scores of the same training data."""
         self.members, self.calibrators = [], []
         self.width = matrix.shape[1]
-        self.selected = screen_features(matrix, labels, weights, self.keep)
-        matrix = matrix[:, self.selected]
+        words = set(self.word_columns)
+        dense = [column for column in range(self.width) if column not in words]
+        self.selected = [dense[index] for index in screen_features(matrix[:, dense], labels, weights, self.keep)]
+        names = [name for name in self.member_names if name not in WORD_MEMBERS or self.word_columns]
         distinct_groups = len(set(groups))
         held_out: list[Vector] = []
-        for name in self.member_names:
+        for name in names:
+            columns = matrix[:, self._columns(name)]
             calibrator = Calibrator(self.calibration)
             if self.calibration != "none" and distinct_groups >= CALIBRATION_FOLDS:
-                oof = out_of_fold_scores(name, matrix, labels, groups, weights=weights, seed=self.seed)
+                oof = out_of_fold_scores(name, columns, labels, groups, weights=weights, seed=self.seed)
                 calibrator.fit(oof, labels)
                 held_out.append(calibrator.apply(oof))
             model = new_model(name, self.seed)
-            model.fit(matrix, labels, weights)
+            model.fit(columns, labels, weights)
             self.members.append(model)
             self.calibrators.append(calibrator)
         even = tuple([1.0 / len(self.members)] * len(self.members))
@@ -322,46 +341,38 @@ class SuccessClassifier:
     def _member_weights(self) -> tuple[float, ...]:
         return self.weights or tuple([1.0 / len(self.members)] * len(self.members))
 
-    def predict_proba(self, matrix: FloatMatrix) -> Vector:
-        """Calibrated probability of success per row (the members' average)."""
-        matrix = matrix[:, self.selected]
-        probabilities = [
-            calibrator.apply(model.score(matrix))
-            for model, calibrator in zip(self.members, self.calibrators, strict=True)
-        ]
-        result: Vector = np.average(probabilities, axis=0, weights=self._member_weights())
-        return result
-
     def member_probabilities(self, matrix: FloatMatrix) -> dict[str, Vector]:
         """Each member's calibrated probability per row."""
-        matrix = matrix[:, self.selected]
         return {
-            model.name: calibrator.apply(model.score(matrix))
+            model.name: calibrator.apply(model.score(matrix[:, self._columns(model.name)]))
             for model, calibrator in zip(self.members, self.calibrators, strict=True)
         }
 
+    def predict_proba(self, matrix: FloatMatrix) -> Vector:
+        """Calibrated probability of success per row (the members' weighted average)."""
+        probabilities = list(self.member_probabilities(matrix).values())
+        result: Vector = np.average(probabilities, axis=0, weights=self._member_weights())
+        return result
+
     def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
         """Per-feature contributions in log-odds, each member's scaled by its calibration slope, then blended."""
-        parts = [
-            model.contributions(matrix[:, self.selected])
-            * (calibrator.slope if calibrator.method == "sigmoid" else 1.0)
-            for model, calibrator in zip(self.members, self.calibrators, strict=True)
-        ]
         result: FloatMatrix = np.zeros(matrix.shape)
-        result[:, self.selected] = np.average(parts, axis=0, weights=self._member_weights())
+        weights = self._member_weights()
+        total = sum(weights) or 1.0
+        for model, calibrator, weight in zip(self.members, self.calibrators, weights, strict=True):
+            columns = self._columns(model.name)
+            slope = calibrator.slope if calibrator.method == "sigmoid" else 1.0
+            result[:, columns] += model.contributions(matrix[:, columns]) * slope * weight / total
         return result
 
     def importances(self) -> Vector:
         """Global feature importance: each member's importances normalised to sum 1, averaged."""
-        shares = []
+        result: Vector = np.zeros(self.width)
         for model in self.members:
             values = model.importances()
             total = float(values.sum())
             if values.size and total > 0:
-                shares.append(values / total)
-        result: Vector = np.zeros(self.width)
-        if shares:
-            result[self.selected] = np.mean(shares, axis=0)
+                result[self._columns(model.name)] += values / total / len(self.members)
         return result
 
     def to_dict(self) -> dict[str, Any]:
@@ -373,6 +384,7 @@ class SuccessClassifier:
             "seed": self.seed,
             "keep": self.keep,
             "selected": self.selected,
+            "word_columns": self.word_columns,
             "width": self.width,
             "weights": list(self._member_weights()),
         }
@@ -381,7 +393,13 @@ class SuccessClassifier:
     def from_dict(cls, data: dict[str, Any]) -> SuccessClassifier:
         """The classifier :meth:`to_dict` wrote."""
         members = [load_model(item) for item in data["members"]]
-        classifier = cls([model.name for model in members], data["calibration"], int(data["seed"]), int(data["keep"]))
+        classifier = cls(
+            [model.name for model in members],
+            data["calibration"],
+            int(data["seed"]),
+            int(data["keep"]),
+            data.get("word_columns", ()),
+        )
         classifier.members = members
         classifier.selected = [int(index) for index in data["selected"]]
         classifier.width = int(data["width"])

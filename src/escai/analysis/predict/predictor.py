@@ -16,6 +16,7 @@ import numpy as np
 
 from escai.analysis.behaviour.sequences import tool_action
 from escai.analysis.explain.inputs import PredictionDriver
+from escai.analysis.predict.feature_words import WORD_PREFIX, voice_of, words_in_bucket
 from escai.analysis.predict.features import FeatureSnapshot, SessionFeatures
 from escai.analysis.predict.training import PredictorModels
 from escai.model.events import AgentEvent, EventType
@@ -117,8 +118,22 @@ class Predictor:
             actions = sorted({tool_action(by_id[item]) for item in ids if item in by_id and _is_call(by_id[item])})
             if name.startswith("action_") and actions:
                 description += f" ({', '.join(actions[:3])})"
+            if name.startswith(WORD_PREFIX):
+                description = _word_description(name, value, [by_id[item] for item in ids if item in by_id], events)
             drivers.append(PredictionDriver(name, float(contributions[index]), description, ids))
         return tuple(drivers)
+
+
+def _word_description(name: str, value: float, cited: Sequence[AgentEvent], events: Sequence[AgentEvent]) -> str:
+    """A word bucket in the words that fell into it in this session ("agent said 'sorry'", ...)."""
+    main = _main_agent(events) if events else None
+    texts = [voiced for event in cited if (voiced := voice_of(event, main)) is not None]
+    tokens = words_in_bucket(texts, int(name.removeprefix(WORD_PREFIX)))
+    if not tokens:
+        return f"words of hash bucket {name.removeprefix(WORD_PREFIX)}: {value:.3g} uses"
+    voices = {"a": "the agent wrote", "c": "tool calls used"}
+    quoted = ", ".join(f"{voices.get(token[0], 'text had')} '{token[2:]}'" for token in tokens)
+    return f"{quoted} ({value:.3g} uses in its hash bucket)"
 
 
 def _is_call(event: AgentEvent) -> bool:

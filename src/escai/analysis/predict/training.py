@@ -14,6 +14,7 @@ from escai.analysis.predict.calibration import CalibrationMethod
 from escai.analysis.predict.dataset import OutcomeRun
 from escai.analysis.predict.drift import DriftReference
 from escai.analysis.predict.early_warning import EarlyWarningModel, PrefixRows, prefix_rows
+from escai.analysis.predict.feature_words import word_columns
 from escai.analysis.predict.features import DEFAULT_GROUPS, FeatureExtractor, FloatMatrix
 from escai.analysis.predict.models import DEFAULT_MEMBERS, SuccessClassifier
 
@@ -121,10 +122,14 @@ def train_models(runs: Sequence[OutcomeRun], options: TrainingOptions | None = N
     matrix = full_rows_of(rows, runs, extractor)
     labels = np.array([float(run.success) for run in runs])
     groups = [run.group for run in runs]
-    full = SuccessClassifier(options.members, options.calibration, options.seed).fit(matrix, labels, groups)
+    full = SuccessClassifier(
+        options.members, options.calibration, options.seed, word_columns=word_columns(extractor.names)
+    ).fit(matrix, labels, groups)
     early = EarlyWarningModel.fit_rows(
         rows, seed=options.seed, calibration=options.calibration, members=options.members
     )
-    return PredictorModels(
-        options.feature_groups, extractor.names, full, early, DriftReference.fit(matrix, extractor.names)
-    )
+    # The word bag is thousands of mostly-zero buckets: its drift says nothing a reader could act on.
+    words = set(word_columns(extractor.names))
+    dense = [column for column in range(len(extractor.names)) if column not in words]
+    reference = DriftReference.fit(matrix, extractor.names, columns=dense)
+    return PredictorModels(options.feature_groups, extractor.names, full, early, reference)
