@@ -19,12 +19,19 @@ from rich.console import Console
 from tests.integration.test_epistemic_api import assert_citations_exist, import_sample_runs, needs_data
 from typer.testing import CliRunner
 
+from escai.analysis.predict.dataset import OutcomeRun, collect_outcome_runs
+from escai.analysis.predict.registry import ModelRegistry
+from escai.analysis.predict.training import train_models
 from escai.cli import analyze
 from escai.cli.analyze import analyze_command, select_timeline_rows, sparkline
+from escai.ingest.importers import read_runs
 from escai.model.records import BeliefRevision, EpistemicState, Goal, GoalStatus, RevisionKind
+from escai.settings import Settings
 from escai.store.attribution_store import list_attributions
 from escai.store.engine import create_engine
 from escai.store.epistemic_store import load_timeline
+
+TAU_BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "tau_bench_historical"
 
 runner = CliRunner()
 cli = typer.Typer()
@@ -34,6 +41,12 @@ cli.command("analyze")(analyze_command)
 @cli.callback()
 def _root() -> None:
     """Keep ``analyze`` a named subcommand, as it is under ``escai``."""
+
+
+def sample_training_runs() -> list[OutcomeRun]:
+    """The first 40 tau-bench airline runs: enough to train a small prediction model."""
+    runs, _ = collect_outcome_runs(read_runs(TAU_BENCH / "gpt-4o-airline.json.gz", "tau-bench"))
+    return runs[:40]
 
 
 def run_analyze(*arguments: str) -> Any:
@@ -87,8 +100,11 @@ def test_analyze_json_document_is_complete_stored_and_repeatable(database_url: s
         "stored",
         "anomaly",
         "patterns",
+        "prediction",
+        "prediction_missing",
         "seconds",
     }
+    assert document["prediction"] is None and "escai model train" in document["prediction_missing"]
     assert document["session"]["id"] == session_id and document["session"]["outcome_success"] is False
     assert document["method"] == "light" and document["comparison"] is None
     assert document["states"] and all(state["session_id"] == session_id for state in document["states"])
@@ -126,6 +142,8 @@ def test_analyze_report_and_comparison(database_url: str, tmp_path: Path, monkey
     monkeypatch.setattr(analyze, "console", Console(width=160))
     runs = import_sample_runs(database_url, tmp_path / "data")
     left, right = runs.resolved.session_id, runs.unresolved.session_id
+    registry = ModelRegistry.for_settings(Settings())
+    registry.save(train_models(sample_training_runs()), training_n=40)
     result = run_analyze(left, "--method", "light", "--compare", right, "--database-url", database_url)
     assert result.exit_code == 0, result.output
     report = result.output
@@ -146,6 +164,8 @@ def test_analyze_report_and_comparison(database_url: str, tmp_path: Path, monkey
         "Failure attribution: none",
         "Loops",
         "no behaviour analysis stored for this session: run 'escai analyze --patterns'",
+        "Prediction (full-run model v0001): success ",
+        "toward ",
     ):
         assert part in report, part
     lines = report.splitlines()

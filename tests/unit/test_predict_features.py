@@ -78,6 +78,20 @@ def test_features_of_a_small_run_count_what_happened() -> None:
     assert values["task_chars"] == len("Fix the bug")
 
 
+def test_token_features_separate_generated_from_prompt_tokens() -> None:
+    """Generated tokens add up per model call; the context size is the latest call's prompt, not a sum."""
+    calls = [
+        make_event(1, EventType.LLM_RESPONSE, content="a", tokens_input=1000, tokens_output=300),
+        make_event(2, EventType.TOOL_CALL, name="bash", content="ls", attributes={"gen_ai.tool.name": "bash"}),
+        make_event(3, EventType.LLM_RESPONSE, content="b", tokens_input=1500, tokens_output=100),
+    ]
+    extractor = FeatureExtractor(("events",))
+    values = dict(zip(extractor.names, extractor.extract([small_run()[0], *calls]), strict=True))
+    assert values["output_tokens"] == 400 and values["output_tokens_per_call"] == 200
+    assert values["max_output_tokens"] == 300 and values["context_tokens"] == 1500
+    assert values["tokens"] == 2900
+
+
 def test_the_end_event_and_the_labels_are_never_read() -> None:
     """Flipping the outcome on the session_end event and in the start event's annotations changes no feature."""
     extractor = FeatureExtractor()

@@ -40,6 +40,12 @@ from escai.cli.analyze_behaviour import (
     render_behaviour,
 )
 from escai.cli.analyze_patterns import show_patterns
+from escai.cli.analyze_prediction import (
+    SessionPrediction,
+    predict_session,
+    prediction_document,
+    render_prediction,
+)
 from escai.cli.common import settings_with
 from escai.exceptions import ConfigurationError, NotFoundError
 from escai.model.records import BeliefRevision, EpistemicState, Explanation
@@ -254,7 +260,11 @@ def _explanation_panel(explanation: Explanation) -> Panel:
 
 
 def render_analysis(
-    analysis: SessionAnalysis, comparison: Explanation | None, behaviour: SessionBehaviour, target: Console
+    analysis: SessionAnalysis,
+    comparison: Explanation | None,
+    behaviour: SessionBehaviour,
+    target: Console,
+    prediction: SessionPrediction | None = None,
 ) -> None:
     """Print an analysis, with the session's attribution and behaviour, as Rich tables and panels on ``target``."""
     session, timeline = analysis.session, analysis.timeline
@@ -284,6 +294,8 @@ def render_analysis(
     )
     render_attribution(analysis.attribution, target)
     render_behaviour(behaviour, session.id, target)
+    if prediction is not None:
+        render_prediction(prediction, target)
     for name, result in analysis.plugins.items():
         # Installed plugins' own analyses (escai.plugins entry points), shown as their JSON output.
         target.print(f"[bold]Plugin {name}[/bold]: {json.dumps(result, default=str)[:PLUGIN_OUTPUT_CHARS]}")
@@ -296,10 +308,14 @@ def render_analysis(
 
 
 def analysis_document(
-    analysis: SessionAnalysis, comparison: Explanation | None, behaviour: SessionBehaviour
+    analysis: SessionAnalysis,
+    comparison: Explanation | None,
+    behaviour: SessionBehaviour,
+    prediction: SessionPrediction | None = None,
 ) -> dict[str, Any]:
     """The analysis as one JSON-ready object: session, method, states, revisions, knowledge, explanations, the
-    failure attribution, the loops, the stored behaviour analysis (anomaly and patterns) and plugin results."""
+    failure attribution, the loops, the stored behaviour analysis (anomaly and patterns), the prediction and
+    plugin results."""
     return {
         "session": analysis.session.model_dump(mode="json"),
         "method": analysis.timeline.method,
@@ -310,6 +326,7 @@ def analysis_document(
         "comparison": None if comparison is None else comparison.model_dump(mode="json"),
         "attribution": None if analysis.attribution is None else analysis.attribution.model_dump(mode="json"),
         **behaviour_document(behaviour),
+        **(prediction_document(prediction) if prediction is not None else {}),
         "plugins": analysis.plugins,
         "seconds": round(analysis.seconds, 3),
     }
@@ -387,7 +404,8 @@ def analyze_command(
     except DBAPIError as error:
         console.print(f"[red]error:[/red] database: {error.orig} (run 'escai db upgrade' for a new database)")
         raise typer.Exit(1) from None
+    prediction = predict_session(settings, analysis.events)
     if as_json:
-        typer.echo(json.dumps(analysis_document(analysis, comparison, behaviour)))
+        typer.echo(json.dumps(analysis_document(analysis, comparison, behaviour, prediction)))
         return
-    render_analysis(analysis, comparison, behaviour, console)
+    render_analysis(analysis, comparison, behaviour, console, prediction)
