@@ -7,6 +7,7 @@ has; ``isotonic`` regression is available for larger sets. Calibrators are fitte
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -74,3 +75,13 @@ class Calibrator:
         calibrator.thresholds = [float(value) for value in data["thresholds"]]
         calibrator.values = [float(value) for value in data["values"]]
         return calibrator
+
+
+_PRIOR_EPSILON = 1e-6
+
+
+def prior_log_odds(labels: npt.NDArray[np.float64]) -> float:
+    """Log-odds of the labels' success rate (0.5 without labels), clipped: what a one-outcome model predicts."""
+    share = float(labels.mean()) if len(labels) else 0.5
+    clipped = min(1 - _PRIOR_EPSILON, max(_PRIOR_EPSILON, share))
+    return math.log(clipped / (1 - clipped))

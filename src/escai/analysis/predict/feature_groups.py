@@ -84,7 +84,9 @@ def _is_failure(event: AgentEvent) -> bool:
     return event.type is EventType.ERROR or event.status is EventStatus.ERROR
 
 
-class _Evidence:
+class Evidence:
+    """The most recent event ids each feature's value was read from (:data:`EVIDENCE_KEPT` per feature)."""
+
     def __init__(self) -> None:
         self.ids: dict[str, deque[str]] = {}
 
@@ -114,7 +116,7 @@ class _EventCounts:
         self.output_chars = 0
         self.first_time: datetime | None = None
         self.last_time: datetime | None = None
-        self.proof = _Evidence()
+        self.proof = Evidence()
 
     def update(self, event: AgentEvent) -> None:
         counts = self.counts
@@ -263,7 +265,7 @@ class _ActionCounts:
         self.counts = dict.fromkeys(ACTION_FEATURES, 0.0)
         self.pending: dict[str, int] = {}
         self.last_bucket: int | None = None
-        self.proof = _Evidence()
+        self.proof = Evidence()
 
     def update(self, event: AgentEvent) -> None:
         if event.type is EventType.TOOL_CALL:

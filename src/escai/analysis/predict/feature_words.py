@@ -18,11 +18,10 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 
-from escai.analysis.predict.feature_groups import message_side
-from escai.analysis.predict.features import EVIDENCE_KEPT, register_feature_group
+from escai.analysis.predict.feature_groups import Evidence, message_side
+from escai.analysis.predict.features import register_feature_group
 from escai.model.events import AgentEvent, EventType
 
 WORD_BUCKETS = 4096
@@ -84,7 +83,7 @@ class _WordBag:
     def __init__(self) -> None:
         self.counts: dict[int, float] = {}
         self.main_agent: str | None = None
-        self.proof: dict[int, deque[str]] = {}
+        self.proof = Evidence()
 
     def update(self, event: AgentEvent) -> None:
         if event.type is EventType.SESSION_START:
@@ -99,14 +98,14 @@ class _WordBag:
             self.counts[bucket] = self.counts.get(bucket, 0.0) + 1.0
             touched.add(bucket)
         for bucket in touched:
-            self.proof.setdefault(bucket, deque(maxlen=EVIDENCE_KEPT)).append(event.id)
+            self.proof.add(f"{WORD_PREFIX}{bucket:04d}", event.id)
 
     def values(self) -> dict[str, float]:
         # Only the buckets seen so far: the extractor fills the rest with zeros.
         return {f"{WORD_PREFIX}{bucket:04d}": count for bucket, count in self.counts.items()}
 
     def evidence(self) -> Mapping[str, Sequence[str]]:
-        return {f"{WORD_PREFIX}{bucket:04d}": tuple(ids) for bucket, ids in self.proof.items()}
+        return self.proof.as_mapping()
 
 
 class WordsGroup:

@@ -13,7 +13,6 @@ probabilities are blended with weights chosen on those same out-of-fold probabil
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
@@ -24,14 +23,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from escai.analysis.predict.blending import blend_weights
-from escai.analysis.predict.calibration import CalibrationMethod, Calibrator
+from escai.analysis.predict.calibration import CalibrationMethod, Calibrator, prior_log_odds
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.features import FloatMatrix, model_matrix
 from escai.analysis.predict.word_model import WordsModel
 
 Vector = npt.NDArray[np.float64]
 CALIBRATION_FOLDS = 3
-_EPSILON = 1e-6
 
 
 class ScoreModel(Protocol):
@@ -84,7 +82,7 @@ class LogisticModel:
         self.scale = np.where(spread > 0, spread, 1.0)
         if len(set(labels.tolist())) < 2:  # one class only: the prior is all there is to learn
             self.coef = np.zeros(matrix.shape[1])
-            self.intercept = _logit(float(labels.mean()) if len(labels) else 0.5)
+            self.intercept = prior_log_odds(labels)
             return
         model = LogisticRegression(C=self.regularisation, max_iter=5000)
         model.fit(self._standardise(matrix), labels, sample_weight=weights)
@@ -160,7 +158,7 @@ class BoostingModel:
     def fit(self, matrix: FloatMatrix, labels: Vector, weights: Vector | None = None) -> None:
         """Train the trees (a constant model when only one class or one row is present)."""
         if self.objective == "binary" and len(set(labels.tolist())) < 2:
-            self.constant = _logit(float(labels.mean()) if len(labels) else 0.5)
+            self.constant = prior_log_odds(labels)
             return
         params = {**BOOSTING_PARAMS, "objective": self.objective, "seed": self.seed}
         if self.objective != "binary":
@@ -208,11 +206,6 @@ class BoostingModel:
         if data.get("model"):
             model.booster = lgb.Booster(model_str=data["model"])
         return model
-
-
-def _logit(probability: float) -> float:
-    clipped = min(1 - _EPSILON, max(_EPSILON, probability))
-    return math.log(clipped / (1 - clipped))
 
 
 SCREENED_FEATURES = 20

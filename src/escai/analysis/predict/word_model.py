@@ -8,12 +8,13 @@ to a score is its coefficient times its weight, which the explanation engine cit
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
+
+from escai.analysis.predict.calibration import prior_log_odds
 
 FloatMatrix = npt.NDArray[np.float64]
 Vector = npt.NDArray[np.float64]
@@ -46,8 +47,7 @@ class WordsModel:
         self.idf = np.log((1.0 + rows) / (1.0 + present)) + 1.0
         if len(set(labels.tolist())) < 2:  # one class only: the prior is all there is to learn
             self.coef = np.zeros(matrix.shape[1])
-            share = min(1 - 1e-6, max(1e-6, float(labels.mean()) if len(labels) else 0.5))
-            self.intercept = math.log(share / (1 - share))
+            self.intercept = prior_log_odds(labels)
             return
         model = LogisticRegression(C=self.regularisation, max_iter=5000)
         model.fit(self._weights(matrix), labels, sample_weight=weights)
