@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from tests.unit.predict_events import end_event, make_event, tau_bench_runs
 
-from escai.analysis.predict.dataset import collect_outcome_runs, has_recorded_times
+from escai.analysis.predict.dataset import has_recorded_times
 from escai.analysis.predict.features import (
     FeatureExtractor,
     prefix_events,
@@ -18,21 +17,8 @@ from escai.analysis.predict.features import (
     step_events,
     task_group,
 )
-from escai.ingest.importers import read_runs
 from escai.model import semconv
 from escai.model.events import AgentEvent, EventStatus, EventType
-
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-TAU_BENCH = DATASETS / "tau_bench_historical" / "gpt-4o-airline.json.gz"
-START = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def make_event(index: int, event_type: EventType, **fields: Any) -> AgentEvent:
-    """One event of session ``s`` at second ``index``."""
-    values: dict[str, Any] = {"id": f"e{index}", "session_id": "s", "agent_id": "agent", "type": event_type}
-    values["timestamp"] = START + timedelta(seconds=index)
-    values.update(fields)
-    return AgentEvent(**values)
 
 
 def small_run(success: bool = True) -> list[AgentEvent]:
@@ -46,23 +32,14 @@ def small_run(success: bool = True) -> list[AgentEvent]:
         make_event(5, EventType.MESSAGE, content="Sorry, I might be wrong?", attributes={"message.role": "assistant"}),
         make_event(6, EventType.TOOL_CALL, name="bash", content="ls", attributes={"gen_ai.tool.name": "bash"}),
         make_event(7, EventType.TOOL_RESULT, name="bash", content="ok", status=EventStatus.OK),
-        make_event(
-            9,
-            EventType.SESSION_END,
-            content="final answer",
-            attributes={semconv.ESCAI_OUTCOME_SUCCESS: success},
-            status=EventStatus.OK if success else EventStatus.ERROR,
-        ),
+        end_event(9, success),
     ]
 
 
 @pytest.fixture(scope="module")
 def tau_runs() -> list[Any]:
     """The 200 tau-bench airline runs (50 tasks x 4 trials) with their outcomes."""
-    if not TAU_BENCH.exists():
-        pytest.skip(f"dataset missing: {TAU_BENCH}")
-    runs, _ = collect_outcome_runs(read_runs(TAU_BENCH, "tau-bench"))
-    return runs
+    return tau_bench_runs()
 
 
 def test_features_of_a_small_run_count_what_happened() -> None:

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from tests.unit.predict_events import end_event, make_event, tau_bench_runs
 
 from escai.analysis.behaviour.features import session_features
 from escai.analysis.epistemic.tracker import EpistemicTracker
-from escai.analysis.predict.dataset import collect_outcome_runs
 from escai.analysis.predict.features import FeatureExtractor, prefix_events, prefix_step_count, step_events
 from escai.analysis.predict.predictor import Predictor
 from escai.analysis.predict.training import TrainingOptions, train_models
-from escai.ingest.importers import read_runs
 from escai.model import semconv
 from escai.model.events import AgentEvent, EventStatus, EventType
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-TAU_BENCH = DATASETS / "tau_bench_historical" / "gpt-4o-airline.json.gz"
 NEW_GROUPS = ("epistemic", "behaviour", "conduct", "words")
-START = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def make_event(index: int, event_type: EventType, **fields: Any) -> AgentEvent:
-    """One event of session ``s`` at second ``index``."""
-    values: dict[str, Any] = {"id": f"e{index}", "session_id": "s", "agent_id": "agent", "type": event_type}
-    values["timestamp"] = START + timedelta(seconds=index)
-    values.update(fields)
-    return AgentEvent(**values)
 
 
 def call(index: int, name: str, **arguments: Any) -> AgentEvent:
@@ -67,23 +53,14 @@ def support_run(success: bool = True) -> list[AgentEvent]:
         call(8, "update_reservation", reservation_id="R1", flight="F2"),
         result(9, "update_reservation", failed=False),
         say(10, "assistant", "I'm sorry, but our policy does not allow a refund for this fare."),
-        make_event(
-            11,
-            EventType.SESSION_END,
-            content="final answer",
-            attributes={semconv.ESCAI_OUTCOME_SUCCESS: success},
-            status=EventStatus.OK if success else EventStatus.ERROR,
-        ),
+        end_event(11, success),
     ]
 
 
 @pytest.fixture(scope="module")
 def tau_runs() -> list[Any]:
     """The first 40 tau-bench airline runs (10 tasks) with their outcomes."""
-    if not TAU_BENCH.exists():
-        pytest.skip(f"dataset missing: {TAU_BENCH}")
-    runs, _ = collect_outcome_runs(read_runs(TAU_BENCH, "tau-bench"))
-    return runs[:40]
+    return tau_bench_runs()[:40]
 
 
 def test_conduct_cues_count_what_happened() -> None:

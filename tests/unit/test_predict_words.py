@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
+from tests.unit.predict_events import end_event, make_event
 
 from escai.analysis.predict.dataset import outcome_run
 from escai.analysis.predict.drift import DriftReference, check_drift
@@ -26,15 +26,6 @@ from escai.analysis.predict.word_model import WordsModel
 from escai.model import semconv
 from escai.model.events import AgentEvent, EventStatus, EventType
 
-START = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def event(session: str, index: int, event_type: EventType, **fields: Any) -> AgentEvent:
-    """One event of ``session`` at second ``index``."""
-    values: dict[str, Any] = {"id": f"{session}-{index}", "session_id": session, "agent_id": "agent"}
-    values.update(type=event_type, timestamp=START + timedelta(seconds=index), **fields)
-    return AgentEvent(**values)
-
 
 def run_events(session: str, task: str, success: bool, filler: int) -> list[AgentEvent]:
     """A run whose agent ends with words that go with its outcome; ``filler`` neutral steps vary the length.
@@ -42,16 +33,25 @@ def run_events(session: str, task: str, success: bool, filler: int) -> list[Agen
     The closing words are in no cue list of the other groups and have the same length, so only the bag sees them.
     """
     closing = "Closing with kestrel marmalade." if success else "Closing with pelican porridges."
-    events = [event(session, 0, EventType.SESSION_START, attributes={semconv.ESCAI_TASK: task})]
+    events = [make_event(0, EventType.SESSION_START, session=session, attributes={semconv.ESCAI_TASK: task})]
     for index in range(1, filler + 1):
-        events.append(event(session, index, EventType.THOUGHT, content=f"Looking at step {index} of the plan."))
+        events.append(
+            make_event(index, EventType.THOUGHT, session=session, content=f"Looking at step {index} of the plan.")
+        )
     events += [
-        event(session, filler + 1, EventType.TOOL_CALL, name="search", content="query flights"),
-        event(
-            session, filler + 2, EventType.TOOL_RESULT, name="search", content="kestrel pelican", status=EventStatus.OK
+        make_event(filler + 1, EventType.TOOL_CALL, session=session, name="search", content="query flights"),
+        make_event(
+            filler + 2,
+            EventType.TOOL_RESULT,
+            session=session,
+            name="search",
+            content="kestrel pelican",
+            status=EventStatus.OK,
         ),
-        event(session, filler + 3, EventType.MESSAGE, content=closing, attributes={"message.role": "assistant"}),
-        event(session, filler + 4, EventType.SESSION_END, status=EventStatus.OK if success else EventStatus.ERROR),
+        make_event(
+            filler + 3, EventType.MESSAGE, session=session, content=closing, attributes={"message.role": "assistant"}
+        ),
+        end_event(filler + 4, success, session=session),
     ]
     return events
 
@@ -80,12 +80,21 @@ def test_the_bag_counts_agent_text_and_calls_but_not_tool_output_or_the_other_pa
     """Words of tool output and of the user's messages leave every bucket at zero; the agent's words count."""
     extractor = FeatureExtractor(("words",))
     quiet = [
-        event("q", 0, EventType.SESSION_START, attributes={semconv.ESCAI_TASK: "anything"}),
-        event("q", 1, EventType.TOOL_RESULT, name="search", content="plenty of output words", status=EventStatus.OK),
-        event("q", 2, EventType.MESSAGE, content="the user talks here", attributes={"message.role": "user"}),
+        make_event(0, EventType.SESSION_START, session="q", attributes={semconv.ESCAI_TASK: "anything"}),
+        make_event(
+            1,
+            EventType.TOOL_RESULT,
+            session="q",
+            name="search",
+            content="plenty of output words",
+            status=EventStatus.OK,
+        ),
+        make_event(
+            2, EventType.MESSAGE, session="q", content="the user talks here", attributes={"message.role": "user"}
+        ),
     ]
     assert not extractor.extract(quiet).any()
-    spoken = [*quiet, event("q", 3, EventType.THOUGHT, content="sorry sorry")]
+    spoken = [*quiet, make_event(3, EventType.THOUGHT, session="q", content="sorry sorry")]
     row = dict(zip(extractor.names, extractor.extract(spoken), strict=True))
     assert row[f"{WORD_PREFIX}{bucket_of('a:sorry'):04d}"] >= 2
     assert sum(row.values()) == 3  # two words and one pair

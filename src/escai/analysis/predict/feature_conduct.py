@@ -11,12 +11,11 @@ is updated in constant work per event.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Mapping, Sequence
 
 from escai.analysis.behaviour.sequences import clean_token, result_outcome, tool_action
 from escai.analysis.predict.feature_groups import message_side
-from escai.analysis.predict.features import EVIDENCE_KEPT, register_feature_group
+from escai.analysis.predict.features import Evidence, register_feature_group
 from escai.model import semconv
 from escai.model.events import AgentEvent, EventType
 from escai.model.semconv_otlp import GEN_AI_TOOL_CALL_ARGUMENTS
@@ -211,10 +210,7 @@ class _Conduct:
         self.last_action: str | None = None
         self.failing_actions: set[str] = set()
         self.seen_write = False
-        self.proof: dict[str, deque[str]] = {}
-
-    def _cite(self, feature: str, event_id: str) -> None:
-        self.proof.setdefault(feature, deque(maxlen=EVIDENCE_KEPT)).append(event_id)
+        self.proof = Evidence()
 
     def update(self, event: AgentEvent) -> None:
         if event.type is EventType.SESSION_START:
@@ -246,22 +242,22 @@ class _Conduct:
         counts["other_exclamations"] += text.count("!")
         counts["other_shouting"] += sum(1 for word in text.split() if len(word) > 2 and word.isupper())
         if frustration:
-            self._cite("other_frustration", event.id)
+            self.proof.add("other_frustration", event.id)
 
     def _on_agent(self, event: AgentEvent, text: str) -> None:
         if CONFIRMATION.search(text):
             self.counts["agent_confirmations"] += 1
-            self._cite("agent_confirmations", event.id)
+            self.proof.add("agent_confirmations", event.id)
         if REFUSAL.search(text):
             self.counts["agent_refusals"] += 1
-            self._cite("agent_refusals", event.id)
+            self.proof.add("agent_refusals", event.id)
 
     def _on_call(self, event: AgentEvent) -> None:
         counts = self.counts
         action = tool_action(event)
         if action == self.last_failed_action:
             counts["retry_after_error"] += 1
-            self._cite("retry_after_error", event.id)
+            self.proof.add("retry_after_error", event.id)
         call_id = event.attributes.get(semconv.GEN_AI_TOOL_CALL_ID)
         self.pending[str(call_id) if call_id else event.id] = action
         self.last_action = action
@@ -271,12 +267,12 @@ class _Conduct:
             counts["write_lines"] += _call_text(event)[:_SCANNED_CHARS].count("\n") + 1
             counts["steps_since_write"] = 0.0
             self.seen_write = True
-            self._cite("write_actions", event.id)
+            self.proof.add("write_actions", event.id)
             counts["runs_since_write"] = 0.0
         elif verbs & RUN_VERBS:
             counts["run_actions"] += 1
             counts["runs_since_write"] += 1
-            self._cite("run_actions", event.id)
+            self.proof.add("run_actions", event.id)
         elif verbs & READ_VERBS:
             counts["read_actions"] += 1
             if not self.seen_write:
@@ -291,7 +287,7 @@ class _Conduct:
             # A unified diff (git diff, diff -u, a patch being shown): a generic size of the change made so far.
             counts["diff_lines"] = float(len(_CHANGED_LINE.findall(text)))
             counts["diff_files"] = float(max(1, len(_DIFF_FILE.findall(text))))
-            self._cite("diff_lines", event.id)
+            self.proof.add("diff_lines", event.id)
         call_id = event.attributes.get(semconv.GEN_AI_TOOL_CALL_ID)
         key = str(call_id) if call_id else event.parent_id
         action = (self.pending.pop(key, None) if key else None) or self.last_action
@@ -302,18 +298,18 @@ class _Conduct:
         if failed:
             counts["steps_since_error"] = 0.0
             self.failing_actions.add(action)
-            self._cite("unrecovered_failures", event.id)
+            self.proof.add("unrecovered_failures", event.id)
         elif action in self.failing_actions:
             self.failing_actions.discard(action)
             counts["recoveries"] += 1
-            self._cite("recoveries", event.id)
+            self.proof.add("recoveries", event.id)
         counts["unrecovered_failures"] = float(len(self.failing_actions))
 
     def values(self) -> dict[str, float]:
         return dict(self.counts)
 
     def evidence(self) -> Mapping[str, Sequence[str]]:
-        return {name: tuple(ids) for name, ids in self.proof.items()}
+        return self.proof.as_mapping()
 
 
 class ConductGroup:

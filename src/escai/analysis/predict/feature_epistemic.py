@@ -13,12 +13,11 @@ knowledge facts.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
 
 from escai.analysis.epistemic.timeline import EpistemicUpdate
 from escai.analysis.epistemic.tracker import EpistemicTracker
-from escai.analysis.predict.features import EVIDENCE_KEPT, register_feature_group
+from escai.analysis.predict.features import Evidence, register_feature_group
 from escai.model.events import AgentEvent
 from escai.model.records import BeliefSource, EpistemicState, GoalStatus, RevisionKind
 
@@ -62,10 +61,7 @@ class _EpistemicAccumulator:
         self.revised = dict.fromkeys(RevisionKind, 0)
         self.beliefs_seen: dict[BeliefSource, set[str]] = {source: set() for source in BeliefSource}
         self.facts = 0
-        self.proof: dict[str, deque[str]] = {}
-
-    def _cite(self, feature: str, event_id: str) -> None:
-        self.proof.setdefault(feature, deque(maxlen=EVIDENCE_KEPT)).append(event_id)
+        self.proof = Evidence()
 
     def update(self, event: AgentEvent) -> None:
         if self.tracker is None:
@@ -75,10 +71,10 @@ class _EpistemicAccumulator:
     def _take(self, event_id: str, update: EpistemicUpdate) -> None:
         for revision in update.revisions:
             self.revised[revision.kind] += 1
-            self._cite(f"epi_revised_{revision.kind.value}", event_id)
+            self.proof.add(f"epi_revised_{revision.kind.value}", event_id)
         if update.facts:
             self.facts += len(update.facts)
-            self._cite("epi_facts", event_id)
+            self.proof.add("epi_facts", event_id)
         state = update.state
         if state is None:
             return
@@ -86,7 +82,7 @@ class _EpistemicAccumulator:
         for belief in state.beliefs:
             self.beliefs_seen[belief.source].add(belief.statement)
         for name in ("epi_confidence", "epi_uncertainty", "epi_action_success", "epi_goal_progress"):
-            self._cite(name, event_id)
+            self.proof.add(name, event_id)
 
     def values(self) -> dict[str, float]:
         values = dict.fromkeys(EPISTEMIC_FEATURES, 0.0)
@@ -110,7 +106,7 @@ class _EpistemicAccumulator:
         return values
 
     def evidence(self) -> Mapping[str, Sequence[str]]:
-        return {name: tuple(ids) for name, ids in self.proof.items()}
+        return self.proof.as_mapping()
 
 
 class EpistemicGroup:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from escai.analysis.behaviour.sequences import result_outcome, tool_action
-from escai.analysis.predict.features import EVIDENCE_KEPT, register_feature_group
+from escai.analysis.predict.features import Evidence, register_feature_group
 from escai.model import semconv
 from escai.model.events import AgentEvent, EventStatus, EventType
 
@@ -82,19 +82,6 @@ def _is_failure(event: AgentEvent) -> bool:
     if event.type is EventType.TOOL_RESULT:
         return result_outcome(event) == "error"
     return event.type is EventType.ERROR or event.status is EventStatus.ERROR
-
-
-class Evidence:
-    """The most recent event ids each feature's value was read from (:data:`EVIDENCE_KEPT` per feature)."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, deque[str]] = {}
-
-    def add(self, feature: str, event_id: str) -> None:
-        self.ids.setdefault(feature, deque(maxlen=EVIDENCE_KEPT)).append(event_id)
-
-    def as_mapping(self) -> dict[str, Sequence[str]]:
-        return {name: tuple(ids) for name, ids in self.ids.items()}
 
 
 class _EventCounts:
@@ -203,7 +190,7 @@ class _EventCounts:
             counts["tool_output_chars"] = self.output_chars / self.results
             counts["last_output_chars"] = float(len(event.content or ""))
             self.proof.add("tool_output_chars", event.id)
-            self.proof.ids["last_output_chars"] = deque([event.id], maxlen=1)
+            self.proof.set_only("last_output_chars", event.id)
             if failed:
                 counts["tool_errors"] += 1
                 self.proof.add("tool_errors", event.id)

@@ -9,11 +9,10 @@ event arrives, so the group stays incremental.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Mapping, Sequence
 
 from escai.analysis.predict.feature_groups import message_side
-from escai.analysis.predict.features import EVIDENCE_KEPT, register_feature_group
+from escai.analysis.predict.features import Evidence, register_feature_group
 from escai.model.events import AgentEvent, EventType
 
 _FLAGS = re.IGNORECASE
@@ -61,10 +60,7 @@ class _TextCues:
         self.main_agent: str | None = None
         self.agent_texts = 0
         self.other_texts = 0
-        self.proof: dict[str, deque[str]] = {}
-
-    def _cite(self, feature: str, event_id: str) -> None:
-        self.proof.setdefault(feature, deque(maxlen=EVIDENCE_KEPT)).append(event_id)
+        self.proof = Evidence()
 
     def update(self, event: AgentEvent) -> None:
         if event.type is EventType.SESSION_START:
@@ -94,8 +90,8 @@ class _TextCues:
         counts["agent_questions"] += text.count("?")
         counts["agent_question_rate"] = counts["agent_questions"] / self.agent_texts
         if hedges:
-            self._cite("agent_hedges", event.id)
-            self._cite("last_agent_hedges", event.id)
+            self.proof.add("agent_hedges", event.id)
+            self.proof.add("last_agent_hedges", event.id)
 
     def _scan_other(self, event: AgentEvent, text: str) -> None:
         counts = self.counts
@@ -105,7 +101,7 @@ class _TextCues:
         counts["other_pushback_rate"] = counts["other_pushback"] / self.other_texts
         counts["other_thanks"] += len(OTHER_THANKS.findall(text))
         if pushback:
-            self._cite("other_pushback", event.id)
+            self.proof.add("other_pushback", event.id)
 
     def _scan_output(self, event: AgentEvent, text: str) -> None:
         counts = self.counts
@@ -117,16 +113,16 @@ class _TextCues:
         counts["tests_failed_mentions"] += failed
         counts["last_tests_failed"] = float(failed)
         if error_lines:
-            self._cite("output_error_lines", event.id)
-            self._cite("last_output_error_lines", event.id)
+            self.proof.add("output_error_lines", event.id)
+            self.proof.add("last_output_error_lines", event.id)
         if failed:
-            self._cite("tests_failed_mentions", event.id)
+            self.proof.add("tests_failed_mentions", event.id)
 
     def values(self) -> dict[str, float]:
         return dict(self.counts)
 
     def evidence(self) -> Mapping[str, Sequence[str]]:
-        return {name: tuple(ids) for name, ids in self.proof.items()}
+        return self.proof.as_mapping()
 
 
 class TextGroup:

@@ -20,8 +20,8 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 
-from escai.analysis.predict.feature_groups import Evidence, message_side
-from escai.analysis.predict.features import register_feature_group
+from escai.analysis.predict.feature_groups import message_side
+from escai.analysis.predict.features import Evidence, register_feature_group
 from escai.model.events import AgentEvent, EventType
 
 WORD_BUCKETS = 4096

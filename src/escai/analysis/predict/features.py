@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +35,25 @@ BOUNDARY_EVENT_TYPES = frozenset({EventType.SESSION_START, EventType.SESSION_END
 """Event types that are not steps (prefix cuts and step counts leave them out)."""
 EVIDENCE_KEPT = 8
 """Event ids kept per feature as evidence for explanations (the most recent ones)."""
+
+
+class Evidence:
+    """The most recent event ids each feature's value was read from (:data:`EVIDENCE_KEPT` per feature)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, deque[str]] = {}
+
+    def add(self, feature: str, event_id: str) -> None:
+        """Record that ``feature``'s value was read from ``event_id`` (older ids beyond the limit drop out)."""
+        self.ids.setdefault(feature, deque(maxlen=EVIDENCE_KEPT)).append(event_id)
+
+    def set_only(self, feature: str, event_id: str) -> None:
+        """Make ``event_id`` the only evidence of ``feature`` (for values read from the latest event alone)."""
+        self.ids[feature] = deque([event_id], maxlen=EVIDENCE_KEPT)
+
+    def as_mapping(self) -> dict[str, Sequence[str]]:
+        """Feature name -> event ids, oldest first: what accumulators return from ``evidence()``."""
+        return {name: tuple(ids) for name, ids in self.ids.items()}
 
 
 class FeatureAccumulator(Protocol):
