@@ -21,7 +21,7 @@ from escai.analysis.predict.calibration import CalibrationMethod
 from escai.analysis.predict.cv import grouped_folds
 from escai.analysis.predict.dataset import OutcomeRun, has_recorded_times, step_times
 from escai.analysis.predict.feature_words import word_columns
-from escai.analysis.predict.features import FeatureExtractor, FloatMatrix, prefix_step_count
+from escai.analysis.predict.features import FeatureExtractor, FloatMatrix, columns_except, prefix_step_count
 from escai.analysis.predict.models import DEFAULT_MEMBERS, BoostingModel, SuccessClassifier, Vector
 
 PREFIX_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -206,8 +206,7 @@ class EarlyWarningModel:
         classifier = SuccessClassifier(members, calibration, seed, word_columns=rows.word_columns).fit(
             rows.matrix, rows.labels, rows.groups, rows.weights
         )
-        words = set(rows.word_columns)
-        dense = [column for column in range(rows.matrix.shape[1]) if column not in words] if words else None
+        dense = columns_except(rows.matrix.shape[1], rows.word_columns)
         steps = fit_remainder(rows.matrix, rows.remaining_steps, rows.groups, rows.weights, seed, dense)
         timed = ~np.isnan(rows.remaining_seconds)
         seconds = None

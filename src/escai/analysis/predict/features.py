@@ -272,6 +272,12 @@ class FeatureExtractor:
         return np.vstack([rows[count] for count in step_counts]) if step_counts else np.zeros((0, len(self.names)))
 
 
+def columns_except(width: int, excluded: Iterable[int]) -> list[int]:
+    """Positions ``0 .. width - 1`` without ``excluded`` (the dense features, when ``excluded`` is the word bag)."""
+    skipped = set(excluded)
+    return [column for column in range(width) if column not in skipped]
+
+
 def model_value(value: float) -> float:
     """Signed ``log1p``: heavy-tailed counts on a scale linear models can use; shares in [0, 1] barely move."""
     return math.copysign(math.log1p(abs(value)), value)

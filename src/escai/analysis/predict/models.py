@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from escai.analysis.predict.blending import blend_weights
 from escai.analysis.predict.calibration import CalibrationMethod, Calibrator, prior_log_odds
 from escai.analysis.predict.cv import grouped_folds
-from escai.analysis.predict.features import FloatMatrix, model_matrix
+from escai.analysis.predict.features import FloatMatrix, columns_except, model_matrix
 from escai.analysis.predict.word_model import WordsModel
 
 Vector = npt.NDArray[np.float64]
@@ -310,8 +310,7 @@ class SuccessClassifier:
         """Fit each member, and its calibrator on grouped out-of-fold scores of the same training data."""
         self.members, self.calibrators = [], []
         self.width = matrix.shape[1]
-        words = set(self.word_columns)
-        dense = [column for column in range(self.width) if column not in words]
+        dense = columns_except(self.width, self.word_columns)
         self.selected = [dense[index] for index in screen_features(matrix[:, dense], labels, weights, self.keep)]
         names = [name for name in self.member_names if name not in WORD_MEMBERS or self.word_columns]
         distinct_groups = len(set(groups))

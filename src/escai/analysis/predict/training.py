@@ -15,7 +15,7 @@ from escai.analysis.predict.dataset import OutcomeRun
 from escai.analysis.predict.drift import DriftReference
 from escai.analysis.predict.early_warning import EarlyWarningModel, PrefixRows, prefix_rows
 from escai.analysis.predict.feature_words import word_columns
-from escai.analysis.predict.features import DEFAULT_GROUPS, FeatureExtractor, FloatMatrix
+from escai.analysis.predict.features import DEFAULT_GROUPS, FeatureExtractor, FloatMatrix, columns_except
 from escai.analysis.predict.models import DEFAULT_MEMBERS, SuccessClassifier
 
 MIN_TRAINING_RUNS = 10
@@ -129,7 +129,6 @@ def train_models(runs: Sequence[OutcomeRun], options: TrainingOptions | None = N
         rows, seed=options.seed, calibration=options.calibration, members=options.members
     )
     # The word bag is thousands of mostly-zero buckets: its drift says nothing a reader could act on.
-    words = set(word_columns(extractor.names))
-    dense = [column for column in range(len(extractor.names)) if column not in words]
+    dense = columns_except(len(extractor.names), word_columns(extractor.names))
     reference = DriftReference.fit(matrix, extractor.names, columns=dense)
     return PredictorModels(options.feature_groups, extractor.names, full, early, reference)
